@@ -1,0 +1,197 @@
+//! Running one assigned replica as a supervised process: its own process group (so a stop
+//! reaches every process it forked), its output in files, its exit status kept until the
+//! server acknowledges it.
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use strata_api::agent::{Assignment, TaskReport};
+use strata_domain::TaskState;
+use tokio::process::{Child, Command};
+
+pub const STREAMS: [&str; 2] = ["stdout", "stderr"];
+
+pub struct Supervised {
+    pub assignment: Assignment,
+    pub dir: PathBuf,
+    child: Option<Child>,
+    pgid: Option<i32>,
+    pub state: TaskState,
+    pub exit_code: Option<i32>,
+    pub message: Option<String>,
+    /// Bytes of each stream already uploaded.
+    pub shipped: [u64; 2],
+    /// Set once a stop was asked for: when SIGKILL follows the SIGTERM.
+    kill_at: Option<Instant>,
+}
+
+impl Supervised {
+    /// Starts the process. A program that cannot start yields a task that already failed,
+    /// with the reason in its message and in its stderr log.
+    pub fn start(assignment: Assignment, tasks_dir: &Path) -> Supervised {
+        let dir = tasks_dir.join(assignment.task_id.to_string());
+        let mut task = Supervised {
+            assignment,
+            dir,
+            child: None,
+            pgid: None,
+            state: TaskState::Running,
+            exit_code: None,
+            message: None,
+            shipped: [0, 0],
+            kill_at: None,
+        };
+        if let Err(e) = task.spawn() {
+            let message = format!(
+                "cannot start {:?}: {e}",
+                task.assignment.command.first().map_or("", String::as_str)
+            );
+            let _ = std::fs::write(task.log_path("stderr"), format!("strata: {message}\n"));
+            task.state = TaskState::Failed;
+            task.message = Some(message);
+        }
+        task
+    }
+
+    fn spawn(&mut self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let stdout = std::fs::File::create(self.log_path("stdout"))?;
+        let stderr = std::fs::File::create(self.log_path("stderr"))?;
+        let a = &self.assignment;
+        let (program, args) = a
+            .command
+            .split_first()
+            .ok_or_else(|| std::io::Error::other("empty command"))?;
+        let workdir = match &a.workdir {
+            Some(w) => PathBuf::from(w),
+            None => {
+                let w = self.dir.join("work");
+                std::fs::create_dir_all(&w)?;
+                w
+            }
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .envs(&a.env)
+            .current_dir(workdir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr))
+            .process_group(0)
+            .kill_on_drop(false);
+        let child = cmd.spawn()?;
+        self.pgid = child.id().map(|p| p as i32);
+        if let Some(pgid) = self.pgid {
+            // Lets a restarted agent find and stop what it left behind.
+            let _ = std::fs::write(self.dir.join("pgid"), pgid.to_string());
+        }
+        self.child = Some(child);
+        Ok(())
+    }
+
+    pub fn log_path(&self, stream: &str) -> PathBuf {
+        self.dir.join(format!("{stream}.log"))
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state == TaskState::Running
+    }
+
+    /// Checks whether the process ended; returns true when it just did.
+    pub fn reap(&mut self) -> bool {
+        let Some(child) = self.child.as_mut() else {
+            return false;
+        };
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                use std::os::unix::process::ExitStatusExt;
+                let code = status.code().or_else(|| status.signal().map(|s| 128 + s));
+                self.exit_code = code;
+                self.state = if self.kill_at.is_some() {
+                    TaskState::Cancelled
+                } else if code == Some(0) {
+                    TaskState::Succeeded
+                } else {
+                    TaskState::Failed
+                };
+                if let Some(sig) = status.signal() {
+                    self.message = Some(format!("killed by signal {sig}"));
+                }
+                self.child = None;
+                let _ = std::fs::remove_file(self.dir.join("pgid"));
+                true
+            }
+            Ok(None) => {
+                if self.kill_at.is_some_and(|t| Instant::now() >= t) {
+                    self.signal(Signal::SIGKILL);
+                }
+                false
+            }
+            Err(e) => {
+                tracing::warn!(task = self.assignment.task_id, error = %e, "cannot wait for task");
+                false
+            }
+        }
+    }
+
+    /// SIGTERM to the whole process group now, SIGKILL after `grace` if it is still there.
+    pub fn stop(&mut self, grace: Duration) {
+        if self.kill_at.is_none() && self.child.is_some() {
+            self.signal(Signal::SIGTERM);
+            self.kill_at = Some(Instant::now() + grace);
+        }
+    }
+
+    fn signal(&self, sig: Signal) {
+        if let Some(pgid) = self.pgid {
+            let _ = killpg(Pid::from_raw(pgid), sig);
+        }
+    }
+
+    /// Whether every byte the task wrote has been uploaded.
+    pub fn logs_shipped(&self) -> bool {
+        STREAMS.iter().zip(self.shipped).all(|(stream, shipped)| {
+            std::fs::metadata(self.log_path(stream)).map_or(true, |m| m.len() <= shipped)
+        })
+    }
+
+    /// The state to tell the server. A finished task whose output is not all uploaded yet is
+    /// still reported as running, so a job never shows as done with part of its logs.
+    pub fn report(&self) -> TaskReport {
+        let state = if self.state != TaskState::Running && !self.logs_shipped() {
+            TaskState::Running
+        } else {
+            self.state
+        };
+        TaskReport {
+            task_id: self.assignment.task_id,
+            state,
+            exit_code: self.exit_code,
+            message: self.message.clone(),
+        }
+    }
+}
+
+/// Stops the process groups a previous run of the agent left behind (it cannot wait for them,
+/// so it reports them lost instead of adopting them).
+pub fn kill_leftovers(tasks_dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(tasks_dir) else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let file = entry.path().join("pgid");
+        if let Some(pgid) = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        {
+            if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+            let _ = std::fs::remove_file(&file);
+        }
+    }
+    killed
+}

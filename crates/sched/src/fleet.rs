@@ -1,0 +1,283 @@
+//! The scheduler's working copy of the fleet: free capacity per node, consumed as jobs are placed.
+//!
+//! Chip models are interned to small integers once per cycle, so that checking "is this device
+//! allowed for this job" is an array lookup instead of a string comparison in the hot loop.
+
+use crate::model::NodeView;
+use std::collections::BTreeSet;
+use strata_domain::{GpuRequest, ReplicaResources};
+
+/// Milli-GPUs in one whole device.
+pub(crate) const WHOLE: u32 = 1000;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Dev {
+    pub index: u32,
+    /// Interned model: a position in [`Fleet::models`].
+    pub model: usize,
+    pub free: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Node<'a> {
+    pub view: &'a NodeView,
+    pub cpu: u64,
+    pub mem: u64,
+    /// Sorted by device index, so "first match" means "lowest index".
+    pub gpus: Vec<Dev>,
+    /// The distinct models on this node, ascending; lets whole-device fits scan per model.
+    pub models: Vec<usize>,
+}
+
+pub(crate) struct Fleet<'a> {
+    /// Sorted by node id, so "first best" is the tie-break by `NodeId` ascending.
+    pub nodes: Vec<Node<'a>>,
+    /// Every chip model in the fleet, sorted by name; a model's id is its position.
+    pub models: Vec<&'a str>,
+}
+
+/// The GPU part of one replica's request, normalised (a zero request is no request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gpu {
+    None,
+    Share(u32),
+    Whole(u32),
+}
+
+/// One job's per-replica needs, resolved against this cycle's model table.
+pub(crate) struct Needs<'a> {
+    pub cpu: u64,
+    pub mem: u64,
+    pub gpu: Gpu,
+    /// Indexed by model id.
+    pub allowed: Vec<bool>,
+    /// Indexed by model id: position in `preferred_gpu_models`, or its length when not preferred.
+    pub pref: Vec<usize>,
+    pub res: &'a ReplicaResources,
+}
+
+/// How a node ranks for one replica; smaller is better. Field order is comparison order:
+/// preferred models first, then the tightest device (shares), then least free GPU, CPU, memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Score {
+    pub pref: usize,
+    pub dev_after: u32,
+    pub gpu_after: u64,
+    pub cpu_after: u64,
+    pub mem_after: u64,
+}
+
+/// Which devices a replica would take on a node; turned into assignments by [`Node::apply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Choice {
+    NoGpu,
+    /// A share of the device at this position in `Node::gpus`.
+    Device(usize),
+    /// The lowest-indexed fully free devices of this model.
+    Model(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fit {
+    pub choice: Choice,
+    pub score: Score,
+}
+
+/// Devices taken by one replica: (position in `Node::gpus`, milli).
+pub(crate) type Taken = Vec<(usize, u32)>;
+
+impl<'a> Fleet<'a> {
+    pub fn new(views: &'a [NodeView]) -> Self {
+        let models: Vec<&str> = views
+            .iter()
+            .flat_map(|n| n.gpus.iter().map(|g| g.model.as_str()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut nodes: Vec<Node> = views
+            .iter()
+            .map(|view| {
+                let mut gpus: Vec<Dev> = view
+                    .gpus
+                    .iter()
+                    .map(|g| Dev {
+                        index: g.index,
+                        // Every model was collected above, so the search always succeeds.
+                        model: models.binary_search(&g.model.as_str()).unwrap_or(0),
+                        free: g.free.0.min(WHOLE),
+                    })
+                    .collect();
+                gpus.sort_by_key(|d| d.index);
+                let node_models: BTreeSet<usize> = gpus.iter().map(|d| d.model).collect();
+                Node {
+                    view,
+                    cpu: view.free_cpu.0,
+                    mem: view.free_memory.0,
+                    gpus,
+                    models: node_models.into_iter().collect(),
+                }
+            })
+            .collect();
+        nodes.sort_by_key(|n| n.view.id);
+        Fleet { nodes, models }
+    }
+
+    pub fn needs<'r>(&self, res: &'r ReplicaResources) -> Needs<'r> {
+        let gpu = match res.gpu_milli {
+            GpuRequest::None | GpuRequest::Fraction(strata_domain::GpuMillis(0)) => Gpu::None,
+            GpuRequest::Whole(0) => Gpu::None,
+            GpuRequest::Fraction(m) => Gpu::Share(m.0),
+            GpuRequest::Whole(n) => Gpu::Whole(n),
+        };
+        let allowed = self.models.iter().map(|m| res.allows_model(m)).collect();
+        let pref = self
+            .models
+            .iter()
+            .map(|m| {
+                let p = &res.preferred_gpu_models;
+                p.iter().position(|x| x == m).unwrap_or(p.len())
+            })
+            .collect();
+        Needs {
+            cpu: res.cpu_milli.0,
+            mem: res.memory_mib.0,
+            gpu,
+            allowed,
+            pref,
+            res,
+        }
+    }
+}
+
+impl Node<'_> {
+    /// Free milli-GPU on devices of models this job may use.
+    pub fn allowed_free(&self, needs: &Needs) -> u64 {
+        self.gpus
+            .iter()
+            .filter(|d| needs.allowed[d.model])
+            .map(|d| u64::from(d.free))
+            .sum()
+    }
+
+    /// Fully free devices of one model.
+    fn whole_free(&self, model: usize) -> u32 {
+        self.gpus
+            .iter()
+            .filter(|d| d.model == model && d.free == WHOLE)
+            .count() as u32
+    }
+
+    /// The GPU half of a fit, ignoring CPU and memory: (choice, preference rank, device free after).
+    pub fn fit_gpu(&self, needs: &Needs) -> Option<(Choice, usize, u32)> {
+        match needs.gpu {
+            Gpu::None => Some((Choice::NoGpu, 0, 0)),
+            Gpu::Share(m) => {
+                // Tightest allowed device that still fits: keeps whole devices whole.
+                let (pos, d) = self
+                    .gpus
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| needs.allowed[d.model] && d.free >= m)
+                    .min_by_key(|(_, d)| (needs.pref[d.model], d.free))?;
+                Some((Choice::Device(pos), needs.pref[d.model], d.free - m))
+            }
+            Gpu::Whole(n) => {
+                // One model per replica; among models with enough free devices, the preferred
+                // one, then the one with the fewest free devices (best fit), then by name.
+                let (model, _) = self
+                    .models
+                    .iter()
+                    .filter(|&&m| needs.allowed[m])
+                    .map(|&m| (m, self.whole_free(m)))
+                    .filter(|&(_, free)| free >= n)
+                    .min_by_key(|&(m, free)| (needs.pref[m], free))?;
+                Some((Choice::Model(model), needs.pref[model], 0))
+            }
+        }
+    }
+
+    /// Whether one replica fits now, and how good the node would be for it. Does not mutate.
+    pub fn fit(&self, needs: &Needs) -> Option<Fit> {
+        if self.cpu < needs.cpu || self.mem < needs.mem {
+            return None;
+        }
+        let (choice, pref, dev_after) = self.fit_gpu(needs)?;
+        let used = match needs.gpu {
+            Gpu::None => 0,
+            Gpu::Share(m) => u64::from(m),
+            Gpu::Whole(n) => u64::from(n) * u64::from(WHOLE),
+        };
+        let score = Score {
+            pref,
+            dev_after,
+            gpu_after: self.allowed_free(needs).saturating_sub(used),
+            cpu_after: self.cpu - needs.cpu,
+            mem_after: self.mem - needs.mem,
+        };
+        Some(Fit { choice, score })
+    }
+
+    /// Takes what a fit chose. The caller got `choice` from [`Node::fit`] on this same state.
+    pub fn apply(&mut self, needs: &Needs, choice: Choice) -> Taken {
+        self.cpu = self.cpu.saturating_sub(needs.cpu);
+        self.mem = self.mem.saturating_sub(needs.mem);
+        match (choice, needs.gpu) {
+            (Choice::Device(pos), Gpu::Share(m)) => match self.gpus.get_mut(pos) {
+                Some(d) => {
+                    d.free = d.free.saturating_sub(m);
+                    vec![(pos, m)]
+                }
+                None => Vec::new(),
+            },
+            (Choice::Model(model), Gpu::Whole(n)) => {
+                let mut taken = Vec::with_capacity(n as usize);
+                for (pos, d) in self.gpus.iter_mut().enumerate() {
+                    if taken.len() == n as usize {
+                        break;
+                    }
+                    if d.model == model && d.free == WHOLE {
+                        d.free = 0;
+                        taken.push((pos, WHOLE));
+                    }
+                }
+                taken
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Gives back what [`Node::apply`] took.
+    pub fn undo(&mut self, needs: &Needs, taken: &Taken) {
+        self.cpu += needs.cpu;
+        self.mem += needs.mem;
+        for &(pos, milli) in taken {
+            if let Some(d) = self.gpus.get_mut(pos) {
+                d.free += milli;
+            }
+        }
+    }
+
+    /// How many replicas (up to `max`) fit here at once, and the node's score after placing them.
+    /// Simulates on a copy only when more than one replica could fit, so single-replica jobs
+    /// never allocate per node.
+    pub fn capacity(&self, needs: &Needs, max: u32) -> Option<(u32, Score)> {
+        let first = self.fit(needs)?;
+        if max <= 1 {
+            return Some((1, first.score));
+        }
+        let mut scratch = self.clone();
+        let (mut count, mut score, mut choice) = (1, first.score, first.choice);
+        while count < max {
+            scratch.apply(needs, choice);
+            match scratch.fit(needs) {
+                Some(next) => {
+                    count += 1;
+                    score = next.score;
+                    choice = next.choice;
+                }
+                None => break,
+            }
+        }
+        Some((count, score))
+    }
+}

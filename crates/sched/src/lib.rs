@@ -1,0 +1,22 @@
+//! The scheduler: a pure function from the state of the fleet and the queue to decisions.
+//!
+//! It does no IO, reads no clock and draws no global randomness: `now_ms` and `seed` are inputs,
+//! so the live control plane and the trace simulator get the same decisions from the same state.
+//! The control plane loads a [`SchedInput`] from its store, calls [`schedule`], and writes the
+//! [`Decisions`] back in one transaction.
+//!
+//! This is the baseline policy: jobs in priority order (then submission order), per-tenant quotas,
+//! gangs placed all-or-nothing, best-fit placement. A job that does not fit never blocks the jobs
+//! behind it. Every job left waiting carries a reason a person can act on.
+
+mod fleet;
+mod model;
+mod place;
+mod quota;
+mod reason;
+
+pub use model::{
+    Decisions, GpuAssignment, GpuSlot, NodeView, PendingJob, Placement, ReplicaPlacement,
+    SchedInput, TenantLimits, Waiting,
+};
+pub use place::schedule;

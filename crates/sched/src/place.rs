@@ -1,0 +1,233 @@
+//! The baseline policy: priority order, quotas, all-or-nothing gangs, best-fit placement.
+//!
+//! Jobs are taken greedily in order; one that does not fit is left waiting with a reason and
+//! never blocks the jobs behind it. A gang goes on one node if any can hold it, else within one
+//! rack, else anywhere, using as few nodes as possible.
+
+use crate::fleet::{Fleet, Needs, Score, Taken};
+use crate::model::{
+    Decisions, GpuAssignment, PendingJob, Placement, ReplicaPlacement, SchedInput, Waiting,
+};
+use crate::quota::{Demand, Quotas};
+use crate::reason;
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use strata_domain::GpuMillis;
+
+/// Decides, for every pending job, where it runs now or why it waits.
+pub fn schedule(input: &SchedInput) -> Decisions {
+    let mut fleet = Fleet::new(&input.nodes);
+    let mut quotas = Quotas::new(&input.tenants);
+    let mut order: Vec<&PendingJob> = input.pending.iter().collect();
+    order.sort_by_key(|j| (Reverse(j.priority), j.submitted_at_ms, j.id));
+
+    let mut out = Decisions::default();
+    for job in order {
+        match place_job(&mut fleet, &mut quotas, job) {
+            Ok(replicas) => out.placements.push(Placement {
+                job: job.id,
+                replicas,
+            }),
+            Err(reason) => out.waiting.push(Waiting {
+                job: job.id,
+                reason,
+            }),
+        }
+    }
+    out
+}
+
+fn place_job(
+    fleet: &mut Fleet,
+    quotas: &mut Quotas,
+    job: &PendingJob,
+) -> Result<Vec<ReplicaPlacement>, String> {
+    if job.replicas == 0 {
+        return Err("asks for 0 replicas; there is nothing to place".to_string());
+    }
+    // Quota first: if the tenant may not run it, free capacity is beside the point.
+    let demand = Demand::of(job);
+    quotas.check(job.tenant, &demand)?;
+    let needs = fleet.needs(&job.resources);
+    let replicas = place_gang(fleet, &needs, job.replicas)
+        .map_err(|fits_now| reason::capacity(fleet, &needs, job.replicas, fits_now))?;
+    quotas.charge(job.tenant, &demand);
+    Ok(replicas)
+}
+
+/// Where a gang goes: (position in `Fleet::nodes`, replicas on it), in rank order.
+type Plan = Vec<(usize, u32)>;
+
+/// How many replicas of the gang one node could hold, and how full it would be after.
+struct Eval {
+    node: usize,
+    count: u32,
+    score: Score,
+}
+
+/// Places all `r` replicas or none. `Err` carries how many replicas would fit now (for the reason).
+fn place_gang(fleet: &mut Fleet, needs: &Needs, r: u32) -> Result<Vec<ReplicaPlacement>, u64> {
+    if r == 1 {
+        // The common case: plain best fit, with no simulation or allocation per node.
+        let best = fleet
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.fit(needs).map(|f| (f.score, i, f.choice)))
+            .min_by_key(|&(score, i, _)| (score, i))
+            .ok_or(0u64)?;
+        let (_, i, choice) = best;
+        let taken = fleet.nodes[i].apply(needs, choice);
+        return Ok(vec![replica(fleet, i, &taken)]);
+    }
+
+    let evals: Vec<Eval> = fleet
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(node, n)| {
+            n.capacity(needs, r)
+                .map(|(count, score)| Eval { node, count, score })
+        })
+        .collect();
+    let total: u64 = evals.iter().map(|e| u64::from(e.count)).sum();
+    if total < u64::from(r) {
+        return Err(total);
+    }
+    let plan = choose_plan(fleet, &evals, r).ok_or(total)?;
+    commit(fleet, needs, &plan).ok_or(total)
+}
+
+/// One node if possible, else the best single rack, else the whole fleet.
+fn choose_plan(fleet: &Fleet, evals: &[Eval], r: u32) -> Option<Plan> {
+    let anywhere = fewest_nodes(evals.iter().collect(), r)?;
+    if anywhere.len() == 1 {
+        return Some(anywhere);
+    }
+    let mut racks: BTreeMap<&str, Vec<&Eval>> = BTreeMap::new();
+    for e in evals {
+        if let Some(rack) = fleet.nodes[e.node].view.rack.as_deref() {
+            racks.entry(rack).or_default().push(e);
+        }
+    }
+    // Fewest nodes, then the rack with the least room left (best fit); BTreeMap order breaks
+    // the remaining ties by rack name.
+    let mut best: Option<((usize, u64), Plan)> = None;
+    for members in racks.into_values() {
+        let room: u64 = members.iter().map(|e| u64::from(e.count)).sum();
+        if room < u64::from(r) {
+            continue;
+        }
+        if let Some(plan) = fewest_nodes(members, r) {
+            let key = (plan.len(), room);
+            if best.as_ref().is_none_or(|(k, _)| key < *k) {
+                best = Some((key, plan));
+            }
+        }
+    }
+    Some(best.map_or(anywhere, |(_, plan)| plan))
+}
+
+/// Covers `r` replicas with as few nodes as possible: take the roomiest nodes until the rest
+/// fits on one, then finish on the tightest node that can hold the rest (best fit).
+fn fewest_nodes(mut pool: Vec<&Eval>, r: u32) -> Option<Plan> {
+    pool.sort_by_key(|e| (Reverse(e.count), e.score, e.node));
+    let mut plan = Vec::new();
+    let mut remaining = r;
+    let mut next = 0;
+    while remaining > 0 {
+        let head = pool.get(next)?;
+        if head.count < remaining {
+            plan.push((head.node, head.count));
+            remaining -= head.count;
+            next += 1;
+            continue;
+        }
+        // Every node in pool[next..] with count >= remaining is a candidate; they are a prefix
+        // sorted by count descending, so the tightest is the first of the last count group.
+        let mut finish = head;
+        for e in &pool[next..] {
+            if e.count < remaining {
+                break;
+            }
+            if e.count < finish.count {
+                finish = e;
+            }
+        }
+        plan.push((finish.node, remaining));
+        remaining = 0;
+    }
+    Some(plan)
+}
+
+/// Applies a plan replica by replica; ranks follow plan order. Rolls back if anything fails to
+/// fit (it should not: the plan was computed on this same state with the same fit function).
+fn commit(fleet: &mut Fleet, needs: &Needs, plan: &Plan) -> Option<Vec<ReplicaPlacement>> {
+    let mut done: Vec<(usize, Taken)> = Vec::new();
+    for &(node, k) in plan {
+        for _ in 0..k {
+            match fleet.nodes[node].fit(needs) {
+                Some(fit) => done.push((node, fleet.nodes[node].apply(needs, fit.choice))),
+                None => {
+                    for (n, taken) in done.iter().rev() {
+                        fleet.nodes[*n].undo(needs, taken);
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+    Some(
+        done.iter()
+            .map(|(n, taken)| replica(fleet, *n, taken))
+            .collect(),
+    )
+}
+
+fn replica(fleet: &Fleet, node: usize, taken: &Taken) -> ReplicaPlacement {
+    let n = &fleet.nodes[node];
+    let gpus = taken
+        .iter()
+        .map(|&(pos, milli)| GpuAssignment {
+            index: n.gpus[pos].index,
+            milli: GpuMillis(milli),
+        })
+        .collect();
+    ReplicaPlacement {
+        node: n.view.id,
+        gpus,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(node: usize, count: u32) -> Eval {
+        let score = Score {
+            pref: 0,
+            dev_after: 0,
+            gpu_after: 0,
+            cpu_after: 0,
+            mem_after: 0,
+        };
+        Eval { node, count, score }
+    }
+
+    #[test]
+    fn fewest_nodes_takes_the_roomiest_then_finishes_on_the_tightest() {
+        let evals = [eval(0, 1), eval(1, 3), eval(2, 2), eval(3, 3)];
+        let plan = fewest_nodes(evals.iter().collect(), 5);
+        assert_eq!(plan, Some(vec![(1, 3), (2, 2)]));
+        let plan = fewest_nodes(evals.iter().collect(), 4);
+        assert_eq!(plan, Some(vec![(1, 3), (0, 1)]));
+        let plan = fewest_nodes(evals.iter().collect(), 3);
+        assert_eq!(plan, Some(vec![(1, 3)]));
+    }
+
+    #[test]
+    fn fewest_nodes_gives_up_when_the_pool_is_too_small() {
+        let evals = [eval(0, 1), eval(1, 2)];
+        assert_eq!(fewest_nodes(evals.iter().collect(), 4), None);
+    }
+}

@@ -1,0 +1,223 @@
+//! Property tests: on random fleets, queues and quotas, the scheduler never over-commits a node,
+//! a device or a quota, places gangs whole, accounts for every job once, and is deterministic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use strata_domain::{
+    CpuMillis, GpuMillis, GpuRequest, JobId, MemoryMib, NodeId, ReplicaResources, TenantId,
+};
+use strata_sched::{schedule, GpuSlot, NodeView, PendingJob, SchedInput, TenantLimits};
+
+/// The last model never appears in a fleet, so constraints naming it cannot be met.
+const MODELS: [&str; 4] = ["A100-40GB", "H100-80GB", "MI300X", "B200"];
+
+fn arb_node(
+    models_in_fleet: usize,
+) -> impl Strategy<Value = (Option<u8>, u64, u64, Vec<(usize, u32)>)> {
+    let gpu = (
+        0..models_in_fleet,
+        prop::sample::select(vec![0u32, 250, 500, 900, 1000, 1000, 1000]),
+    );
+    (
+        prop::option::of(0u8..3),
+        0u64..64_000,
+        0u64..256_000,
+        prop::collection::vec(gpu, 0..=8),
+    )
+}
+
+fn arb_job() -> impl Strategy<Value = PendingJob> {
+    let gpu = prop::sample::select(vec![0u32, 100, 250, 500, 999, 1000, 1000, 2000, 4000, 8000]);
+    let model_list = prop::collection::vec(0..MODELS.len(), 0..=2);
+    (
+        (1i64..4, 0i32..3, 0i64..10, 1u32..=4),
+        (0u64..16_000, 0u64..32_000, gpu),
+        (model_list.clone(), model_list),
+    )
+        .prop_map(
+            |((tenant, priority, submitted, replicas), (cpu, mem, gpu), (allowed, pref))| {
+                let names = |ix: Vec<usize>| -> Vec<String> {
+                    ix.into_iter()
+                        .map(|i| MODELS[i].to_string())
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect()
+                };
+                PendingJob {
+                    id: JobId(0),
+                    tenant: TenantId(tenant),
+                    priority,
+                    submitted_at_ms: submitted,
+                    replicas,
+                    resources: ReplicaResources {
+                        cpu_milli: CpuMillis(cpu),
+                        memory_mib: MemoryMib(mem),
+                        gpu_milli: GpuRequest::try_from(gpu).unwrap_or(GpuRequest::None),
+                        gpu_models: names(allowed),
+                        preferred_gpu_models: names(pref),
+                    },
+                }
+            },
+        )
+}
+
+fn arb_tenant(id: i64) -> impl Strategy<Value = TenantLimits> {
+    (
+        prop::option::of(0u64..20_000),
+        prop::option::of(0u64..40_000),
+        prop::option::of(0u64..60_000),
+        (0u64..4000, 0u64..8000, 0u64..8000),
+    )
+        .prop_map(move |(g, c, m, (ug, uc, um))| TenantLimits {
+            tenant: TenantId(id),
+            name: format!("t{id}"),
+            max_gpu_milli: g,
+            max_cpu_milli: c,
+            max_memory_mib: m,
+            used_gpu_milli: ug,
+            used_cpu_milli: uc,
+            used_memory_mib: um,
+        })
+}
+
+fn arb_input() -> impl Strategy<Value = SchedInput> {
+    (1usize..=3)
+        .prop_flat_map(|k| {
+            (
+                prop::collection::vec(arb_node(k), 1..=20),
+                prop::collection::vec(arb_job(), 0..40),
+                (arb_tenant(1), arb_tenant(2)),
+            )
+        })
+        .prop_map(|(nodes, jobs, (t1, t2))| SchedInput {
+            nodes: nodes
+                .into_iter()
+                .enumerate()
+                .map(|(i, (rack, cpu, mem, gpus))| NodeView {
+                    id: NodeId(i as i64 + 1),
+                    name: format!("n{}", i + 1),
+                    rack: rack.map(|r| format!("rack-{r}")),
+                    free_cpu: CpuMillis(cpu),
+                    free_memory: MemoryMib(mem),
+                    gpus: gpus
+                        .into_iter()
+                        .enumerate()
+                        .map(|(ix, (m, free))| GpuSlot {
+                            index: ix as u32,
+                            model: MODELS[m].to_string(),
+                            free: GpuMillis(free),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            pending: jobs
+                .into_iter()
+                .enumerate()
+                .map(|(i, j)| PendingJob {
+                    id: JobId(i as i64 + 1),
+                    ..j
+                })
+                .collect(),
+            // Tenant 3 is absent: unlimited.
+            tenants: vec![t1, t2],
+            now_ms: 0,
+            seed: 0,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn decisions_respect_capacity_gangs_quotas_and_accounting(input in arb_input()) {
+        let d = schedule(&input);
+        let nodes: BTreeMap<NodeId, &NodeView> = input.nodes.iter().map(|n| (n.id, n)).collect();
+        let jobs: BTreeMap<JobId, &PendingJob> = input.pending.iter().map(|j| (j.id, j)).collect();
+
+        // (3) every pending job exactly once.
+        let mut seen: Vec<JobId> = d.placements.iter().map(|p| p.job)
+            .chain(d.waiting.iter().map(|w| w.job)).collect();
+        seen.sort();
+        let expected: Vec<JobId> = jobs.keys().copied().collect();
+        prop_assert_eq!(seen, expected);
+        for w in &d.waiting {
+            prop_assert!(!w.reason.is_empty());
+        }
+
+        let mut cpu: BTreeMap<NodeId, u64> = BTreeMap::new();
+        let mut mem: BTreeMap<NodeId, u64> = BTreeMap::new();
+        let mut dev: BTreeMap<(NodeId, u32), u32> = BTreeMap::new();
+        let mut usage: BTreeMap<TenantId, (u64, u64, u64)> = BTreeMap::new();
+        for p in &d.placements {
+            let job = jobs[&p.job];
+            let res = &job.resources;
+            // (2) gangs whole, with the right devices of allowed models, one model per replica.
+            prop_assert_eq!(p.replicas.len(), job.replicas as usize);
+            for r in &p.replicas {
+                let node = nodes.get(&r.node).copied();
+                prop_assert!(node.is_some());
+                let Some(node) = node else { continue };
+                prop_assert_eq!(r.gpus.len(), res.gpu_milli.devices() as usize);
+                let mut replica_models = BTreeSet::new();
+                let mut indices = BTreeSet::new();
+                for g in &r.gpus {
+                    let slot = node.gpus.iter().find(|s| s.index == g.index);
+                    prop_assert!(slot.is_some());
+                    let Some(slot) = slot else { continue };
+                    prop_assert!(res.allows_model(&slot.model));
+                    prop_assert!(indices.insert(g.index));
+                    replica_models.insert(slot.model.clone());
+                    let want = match res.gpu_milli {
+                        GpuRequest::Fraction(m) => m.0,
+                        _ => 1000,
+                    };
+                    prop_assert_eq!(g.milli.0, want);
+                    *dev.entry((node.id, g.index)).or_default() += g.milli.0;
+                }
+                prop_assert!(replica_models.len() <= 1);
+                *cpu.entry(node.id).or_default() += res.cpu_milli.0;
+                *mem.entry(node.id).or_default() += res.memory_mib.0;
+            }
+            let u = usage.entry(job.tenant).or_default();
+            let r = u64::from(job.replicas);
+            u.0 += r * u64::from(res.gpu_milli.total_milli().0);
+            u.1 += r * res.cpu_milli.0;
+            u.2 += r * res.memory_mib.0;
+        }
+
+        // (1) nothing over-committed.
+        for (id, used) in &cpu {
+            prop_assert!(*used <= nodes[id].free_cpu.0);
+        }
+        for (id, used) in &mem {
+            prop_assert!(*used <= nodes[id].free_memory.0);
+        }
+        for ((id, index), used) in &dev {
+            let free = nodes[id].gpus.iter().find(|s| s.index == *index).map_or(0, |s| s.free.0);
+            prop_assert!(*used <= free, "device {index} on node {id}: {used} > {free}");
+        }
+
+        // (4) quotas never exceeded.
+        for t in &input.tenants {
+            let (g, c, m) = usage.get(&t.tenant).copied().unwrap_or_default();
+            // A resource the tenant's placed jobs do not use is not checked: the tenant may
+            // already be over that limit, which this cycle neither caused nor worsened.
+            prop_assert!(g == 0 || t.max_gpu_milli.is_none_or(|l| t.used_gpu_milli + g <= l));
+            prop_assert!(c == 0 || t.max_cpu_milli.is_none_or(|l| t.used_cpu_milli + c <= l));
+            prop_assert!(m == 0 || t.max_memory_mib.is_none_or(|l| t.used_memory_mib + m <= l));
+        }
+    }
+
+    #[test]
+    fn same_input_same_output(input in arb_input()) {
+        let first = schedule(&input);
+        prop_assert_eq!(&first, &schedule(&input));
+        // The queue's order in the input must not matter either: the scheduler sorts it.
+        let mut shuffled = input.clone();
+        shuffled.pending.reverse();
+        shuffled.nodes.reverse();
+        prop_assert_eq!(&first, &schedule(&shuffled));
+    }
+}

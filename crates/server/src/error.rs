@@ -1,0 +1,130 @@
+//! One error type for every handler, mapped to a status and the error envelope in one place.
+//! 4xx answers say what was wrong and how to fix it; 5xx answers are generic and logged once.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use strata_api::{ApiError, ErrorBody};
+use strata_domain::ErrorCode;
+
+/// A failed request: either the caller's fault (`Api`) or ours (`Internal`).
+#[derive(Debug)]
+pub enum AppError {
+    Api(ApiError),
+    Internal(anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AppError::Api(ApiError::new(code, message))
+    }
+
+    pub fn field(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
+        AppError::Api(ApiError::field(code, field, message))
+    }
+
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorCode::NotFound,
+            format!("{what} does not exist, or belongs to another tenant"),
+        )
+    }
+}
+
+impl From<ApiError> for AppError {
+    fn from(e: ApiError) -> Self {
+        AppError::Api(e)
+    }
+}
+
+impl From<strata_store::StoreError> for AppError {
+    fn from(e: strata_store::StoreError) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let error = match self {
+            AppError::Api(e) => e,
+            AppError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "request failed");
+                ApiError::new(
+                    ErrorCode::Internal,
+                    "internal error; the server log has the details",
+                )
+            }
+        };
+        let status = StatusCode::from_u16(error.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(ErrorBody { error })).into_response()
+    }
+}
+
+/// `axum::Json` with rejections in Strata's envelope: an unknown field is `unknown_field`
+/// naming the field; anything else unparsable is `malformed_json` with serde's position.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> AppError {
+    let detail = match &rejection {
+        JsonRejection::JsonDataError(e) => {
+            std::error::Error::source(e).map_or_else(|| e.body_text(), |s| s.to_string())
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            std::error::Error::source(e).map_or_else(|| e.body_text(), |s| s.to_string())
+        }
+        other => other.body_text(),
+    };
+    if let Some(rest) = detail.split("unknown field `").nth(1) {
+        let field = rest.split('`').next().unwrap_or_default();
+        return AppError::field(
+            ErrorCode::UnknownField,
+            field,
+            format!("unknown field {field:?}: {detail}; remove it or check its spelling"),
+        );
+    }
+    AppError::new(
+        ErrorCode::MalformedJson,
+        format!("the request body is not valid for this endpoint: {detail}"),
+    )
+}
+
+/// `axum::extract::Query` with rejections in Strata's envelope.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    axum::extract::Query<T>: FromRequestParts<S, Rejection = QueryRejection>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e) => Err(AppError::new(
+                ErrorCode::InvalidField,
+                format!("bad query string: {}", e.body_text()),
+            )),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The router and the OpenAPI document generated from the handlers' annotations.
+
+mod agent;
+mod jobs;
+mod meta;
+mod nodes;
+mod tenants;
+
+use crate::state::AppState;
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Strata control plane", description = "Nodes, jobs, tenants and the agent protocol of Strata, the open-source AI cloud."),
+    paths(
+        jobs::submit, jobs::list, jobs::show, jobs::cancel, jobs::events, jobs::logs,
+        nodes::list, nodes::show, nodes::cordon, nodes::uncordon, nodes::drain,
+        tenants::create, tenants::list, tenants::set_quota, tenants::create_key, tenants::revoke_key, tenants::whoami,
+        agent::register, agent::heartbeat, agent::upload_logs,
+        meta::healthz,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/jobs", post(jobs::submit).get(jobs::list))
+        .route("/jobs/{id}", get(jobs::show))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/jobs/{id}/logs", get(jobs::logs))
+        .route("/nodes", get(nodes::list))
+        .route("/nodes/{node}", get(nodes::show))
+        .route("/nodes/{node}/cordon", post(nodes::cordon))
+        .route("/nodes/{node}/uncordon", post(nodes::uncordon))
+        .route("/nodes/{node}/drain", post(nodes::drain))
+        .route("/tenants", post(tenants::create).get(tenants::list))
+        .route("/tenants/{name}/quota", put(tenants::set_quota))
+        .route("/tenants/{name}/keys", post(tenants::create_key))
+        .route("/tenants/{name}/keys/{key_id}", delete(tenants::revoke_key))
+        .route("/whoami", get(tenants::whoami))
+        .route("/agent/register", post(agent::register))
+        .route("/agent/heartbeat", post(agent::heartbeat))
+        .route("/agent/tasks/{task_id}/logs", post(agent::upload_logs))
+        .route("/openapi.json", get(meta::openapi))
+        .fallback(meta::not_found);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(meta::healthz))
+        .route("/metrics", get(meta::metrics))
+        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}

@@ -1,0 +1,46 @@
+//! What every handler shares.
+
+use crate::metrics::Metrics;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use strata_domain::TenantId;
+use strata_store::Store;
+use tokio::sync::Notify;
+
+/// Digests of the two server-wide secrets, read from the store at start.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    pub admin_sha256: String,
+    pub join_sha256: String,
+}
+
+/// Timing of the control loops; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub heartbeat_interval: Duration,
+    /// A node silent for this long is not ready and its tasks are lost.
+    pub heartbeat_timeout: Duration,
+    /// The scheduler runs at least this often, and at once when work arrives.
+    pub schedule_interval: Duration,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub secrets: Arc<Secrets>,
+    pub timing: Arc<Timing>,
+    pub metrics: Arc<Metrics>,
+    /// Wakes the scheduling loop (a job arrived, a task ended, a node joined).
+    pub wake: Arc<Notify>,
+    /// Whether this server holds the scheduler lease.
+    pub leader: Arc<AtomicBool>,
+    pub default_tenant: TenantId,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

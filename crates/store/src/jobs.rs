@@ -1,0 +1,193 @@
+//! Jobs: submission, queries, events, cancellation.
+
+use crate::rows::{EventRow, JobRow, JOB_COLUMNS};
+use crate::{to_json, Result, Store};
+use sqlx::Row;
+use strata_domain::{JobId, JobSpec, JobState, TenantId};
+
+/// A job to insert.
+pub struct NewJob<'a> {
+    pub tenant: TenantId,
+    pub spec: &'a JobSpec,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// Filters for listing jobs, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub tenant: Option<TenantId>,
+    pub state: Option<JobState>,
+    pub name_contains: Option<String>,
+    /// Only ids below this one (the next page).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Inserts jobs in one transaction (one commit for a whole batch is what makes bulk
+    /// submission fast). A job whose idempotency key the tenant used before is not inserted
+    /// again; the first job with that key is returned in its place.
+    pub async fn insert_jobs(&self, jobs: &[NewJob<'_>], now_ms: i64) -> Result<Vec<JobRow>> {
+        let mut tx = self.write.begin().await?;
+        let mut ids = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let inserted = sqlx::query(
+                "INSERT INTO jobs (tenant_id, name, spec, state, priority, attempt, failures, reason, idempotency_key, created_ms, updated_ms) \
+                 VALUES ($1, $2, $3, 'pending', $4, 0, 0, NULL, $5, $6, $6) \
+                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
+            )
+            .bind(job.tenant.0)
+            .bind(&job.spec.name)
+            .bind(to_json(job.spec)?)
+            .bind(i64::from(job.spec.priority))
+            .bind(job.idempotency_key)
+            .bind(now_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let id: i64 = match inserted {
+                Some(row) => {
+                    let id: i64 = row.try_get("id")?;
+                    insert_event(&mut tx, JobId(id), now_ms, "submitted", "job submitted").await?;
+                    id
+                }
+                None => {
+                    sqlx::query("SELECT id FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2")
+                        .bind(job.tenant.0)
+                        .bind(job.idempotency_key)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("id")?
+                }
+            };
+            ids.push(id);
+        }
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = sqlx::query(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"
+            ))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            rows.push(JobRow::decode(&row)?);
+        }
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    pub async fn job(&self, id: JobId) -> Result<Option<JobRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(JobRow::decode).transpose()
+    }
+
+    pub async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>> {
+        let mut sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE 1 = 1"
+        );
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        if filter.tenant.is_some() {
+            sql += &format!(" AND j.tenant_id = {}", next());
+        }
+        if filter.state.is_some() {
+            sql += &format!(" AND j.state = {}", next());
+        }
+        if filter.name_contains.is_some() {
+            sql += &format!(" AND j.name LIKE {}", next());
+        }
+        if filter.before_id.is_some() {
+            sql += &format!(" AND j.id < {}", next());
+        }
+        sql += &format!(" ORDER BY j.id DESC LIMIT {}", next());
+        let mut query = sqlx::query(&sql);
+        if let Some(t) = filter.tenant {
+            query = query.bind(t.0);
+        }
+        if let Some(s) = filter.state {
+            query = query.bind(s.as_str());
+        }
+        if let Some(name) = &filter.name_contains {
+            query = query.bind(format!("%{name}%"));
+        }
+        if let Some(id) = filter.before_id {
+            query = query.bind(id);
+        }
+        let rows = query.bind(filter.limit).fetch_all(&self.read).await?;
+        rows.iter().map(JobRow::decode).collect()
+    }
+
+    /// Counts jobs per state, for metrics.
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>("state")?, r.try_get::<i64, _>("n")?)))
+            .collect()
+    }
+
+    pub async fn events(&self, job: JobId) -> Result<Vec<EventRow>> {
+        let rows = sqlx::query(
+            "SELECT at_ms, kind, message FROM job_events WHERE job_id = $1 ORDER BY id",
+        )
+        .bind(job.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EventRow {
+                    at_ms: r.try_get("at_ms")?,
+                    kind: r.try_get("kind")?,
+                    message: r.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Cancels a job that has not finished: the job becomes `cancelled` and its active tasks
+    /// are marked cancelled, which their agents learn at the next heartbeat. Returns the job
+    /// as it is afterwards; a finished job is returned unchanged.
+    pub async fn cancel_job(&self, id: JobId, now_ms: i64) -> Result<Option<JobRow>> {
+        let mut tx = self.write.begin().await?;
+        let done = sqlx::query("UPDATE jobs SET state = 'cancelled', reason = NULL, updated_ms = $1 WHERE id = $2 AND state IN ('pending', 'running')")
+            .bind(now_ms)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 1 {
+            sqlx::query("UPDATE tasks SET state = 'cancelled', message = 'job cancelled', updated_ms = $1 WHERE job_id = $2 AND state IN ('assigned', 'running')")
+                .bind(now_ms)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            insert_event(&mut tx, id, now_ms, "cancelled", "job cancelled").await?;
+        }
+        tx.commit().await?;
+        self.job(id).await
+    }
+}
+
+pub(crate) async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    job: JobId,
+    at_ms: i64,
+    kind: &str,
+    message: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO job_events (job_id, at_ms, kind, message) VALUES ($1, $2, $3, $4)")
+        .bind(job.0)
+        .bind(at_ms)
+        .bind(kind)
+        .bind(message)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! The control plane's durable state: one repository layer over SQLite and PostgreSQL.
+//!
+//! Both databases are reached through sqlx's `Any` driver with the same SQL (`$N` placeholders,
+//! which SQLite accepts too), so every query is written once and the same test suite runs
+//! against both. The schema differs only in type names; each backend has its own migrations.
+//!
+//! SQLite allows one writer at a time, so for SQLite writes go through a pool of one connection
+//! and reads through a separate pool: writers queue in the pool instead of failing with
+//! `SQLITE_BUSY`, and readers never wait for them (WAL mode). PostgreSQL uses one pool for both.
+//!
+//! Invariant: every write that the API acknowledges is committed before the acknowledgement,
+//! and every multi-row change (placing a gang, requeueing a job) is one transaction.
+
+mod connect;
+mod fresh;
+mod jobs;
+mod logs;
+mod nodes;
+mod rows;
+mod sched_state;
+mod tasks;
+mod tenants;
+
+pub use connect::{Backend, Store};
+pub use fresh::fresh_database_url;
+pub use jobs::{JobFilter, NewJob};
+pub use rows::{EventRow, JobRow, LogChunk, NodeRow, TaskRow, TenantRow};
+pub use sched_state::{node_view, SchedSnapshot};
+pub use tasks::TaskUpdate;
+
+/// What went wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored document is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB")]
+    UnsupportedUrl(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}

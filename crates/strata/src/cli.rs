@@ -1,0 +1,311 @@
+//! The command line, as clap types. Raw arguments are checked here and turned into the API's
+//! request types in the command modules.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_PORT: u16 = 7100;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "strata",
+    version,
+    about = "Strata: the open-source AI cloud — one binary for the control plane, node agents and the CLI",
+    long_about = None,
+    after_help = "Start everything on this machine:\n  strata up\n\nThen, from another terminal:\n  strata node ls\n  strata job submit -- echo hello\n  strata job logs 1 --follow"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the whole cloud on this machine: control plane (SQLite), a local agent, the API.
+    #[command(
+        after_help = "Examples:\n  strata up\n  strata up --port 7200 --data-dir /tmp/strata\n  strata up --emulate 8xH100-80GB,4xA100-40GB   # pretend this machine has GPUs"
+    )]
+    Up(UpArgs),
+    /// Run a control-plane server (several may share one PostgreSQL; one schedules at a time).
+    #[command(
+        after_help = "Examples:\n  strata server --data-dir /var/lib/strata\n  strata server --database-url postgres://strata@db:5432/strata --listen 0.0.0.0:7100"
+    )]
+    Server(ServerArgs),
+    /// Run a node agent: discover accelerators, join a server, run the work it assigns.
+    #[command(
+        after_help = "Examples:\n  strata agent --server http://cp:7100 --token $(cat ~/.strata/join.token)\n  strata agent --server http://127.0.0.1:7100 --token T --name gpu-1 --emulate 8xH100-80GB --label rack=r1"
+    )]
+    Agent(AgentArgs),
+    /// Jobs: submit, list, show, follow logs, cancel.
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Nodes: list, show, cordon, uncordon, drain.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Tenants, their quotas and keys (admin).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataDir {
+    /// Where state lives: the SQLite database, tokens, task logs.
+    #[arg(long, env = "STRATA_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Port of the API on 127.0.0.1.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// Emulated accelerators for the local agent, e.g. "8xH100-80GB,4xA100-40GB".
+    #[arg(long)]
+    pub emulate: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Address to listen on.
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)))]
+    pub listen: SocketAddr,
+    /// sqlite://PATH or postgres://USER@HOST:PORT/DB (default: SQLite in the data directory).
+    #[arg(long, env = "STRATA_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TimingArgs {
+    /// How often agents send heartbeats, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub heartbeat_interval_ms: u64,
+    /// A node silent this long is marked not ready and its work requeued, in milliseconds.
+    #[arg(long, default_value_t = 15000)]
+    pub heartbeat_timeout_ms: u64,
+    /// The scheduler runs at least this often (and at once when work arrives), in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub schedule_interval_ms: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// The control plane's URL.
+    #[arg(long, env = "STRATA_SERVER")]
+    pub server: String,
+    /// The join token (join.token in the server's data directory) or the admin token.
+    #[arg(long, env = "STRATA_TOKEN")]
+    pub token: String,
+    /// Node name (default: the hostname); must be unique in the fleet.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Emulated accelerators, e.g. "8xH100-80GB,4xA100-40GB"; marked as emulated everywhere.
+    #[arg(long)]
+    pub emulate: Option<String>,
+    /// Address other nodes reach this one at (default: found from the route to the server).
+    #[arg(long)]
+    pub advertise_addr: Option<String>,
+    /// Topology or operator labels, e.g. --label rack=r12 (repeatable).
+    #[arg(long = "label", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Seconds between SIGTERM and SIGKILL when a task is stopped.
+    #[arg(long, default_value_t = 10)]
+    pub grace_secs: u64,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("label {s:?} must be KEY=VALUE, e.g. rack=r12")),
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+/// How CLI commands reach a server.
+#[derive(Args, Debug, Clone)]
+pub struct Conn {
+    /// Server URL (default: the one `strata up` recorded in the data directory).
+    #[arg(long, env = "STRATA_SERVER", global = true)]
+    pub server: Option<String>,
+    /// Admin token or tenant key (default: the admin token in the data directory).
+    #[arg(long, env = "STRATA_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table, global = true)]
+    pub output: Output,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobCommand {
+    /// Submit a job; the command follows `--`.
+    #[command(
+        after_help = "Examples:\n  strata job submit -- python train.py --epochs 3\n  strata job submit --gpus 8 --gpu-model H100-80GB --replicas 2 --name llama -- torchrun train.py\n  strata job submit --gpus 0.5 --cpu 2 --memory 4096 -- python serve.py\n  strata job submit --env SEED=1 --max-retries 3 --checkpoint-dir /ckpt/run1 -- ./train.sh"
+    )]
+    Submit(Box<SubmitArgs>),
+    /// List jobs, newest first.
+    Ls(JobLsArgs),
+    /// Show one job with its placement and events.
+    Show(JobIdArgs),
+    /// Print a job's output; --follow streams it until the job ends.
+    Logs(LogsArgs),
+    /// Cancel a pending or running job.
+    Cancel(JobIdArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// GPUs per replica: a fraction below 1 shares one device (0.25), a whole number takes devices.
+    #[arg(long, default_value = "0")]
+    pub gpus: String,
+    /// Allowed chip models (repeatable or comma-separated).
+    #[arg(long = "gpu-model", value_delimiter = ',')]
+    pub gpu_models: Vec<String>,
+    /// Chip models to prefer, in order (repeatable or comma-separated).
+    #[arg(long = "prefer-gpu-model", value_delimiter = ',')]
+    pub preferred_gpu_models: Vec<String>,
+    /// Replicas in the gang (all start together or none does).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: i64,
+    /// CPU cores per replica (fractions allowed: 0.5).
+    #[arg(long, default_value = "1")]
+    pub cpu: String,
+    /// Memory per replica in MiB.
+    #[arg(long, default_value_t = 512)]
+    pub memory: i64,
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub priority: i64,
+    #[arg(long, default_value_t = 0)]
+    pub max_retries: i64,
+    #[arg(long)]
+    pub checkpoint_dir: Option<String>,
+    #[arg(long)]
+    pub workdir: Option<String>,
+    /// Environment variables, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_parser = parse_label)]
+    pub env: Vec<(String, String)>,
+    /// Submit for this tenant (admin only).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct JobLsArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// pending, running, succeeded, failed or cancelled.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this tenant's jobs (admin).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+}
+
+#[derive(Args, Debug)]
+pub struct JobIdArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    pub id: i64,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    pub id: i64,
+    /// Keep streaming until the job ends.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only this replica's output.
+    #[arg(long)]
+    pub replica: Option<u32>,
+    /// stdout, stderr or all.
+    #[arg(long)]
+    pub stream: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NodeCommand {
+    /// List the fleet.
+    Ls(ConnOnly),
+    /// Show one node with its accelerators and allocation.
+    Show(NodeArgs),
+    /// Stop placing new work on a node.
+    Cordon(NodeArgs),
+    /// Let a node take work again.
+    Uncordon(NodeArgs),
+    /// Cordon a node and move its work elsewhere.
+    Drain(NodeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConnOnly {
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// Node id or name.
+    pub node: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant; prints its first API key once.
+    #[command(after_help = "Example:\n  strata tenant create team-a --gpu-milli 16000")]
+    Create(TenantCreateArgs),
+    /// List tenants and their quotas.
+    Ls(ConnOnly),
+    /// Set a tenant's quota (absent limits become unlimited).
+    Quota(TenantCreateArgs),
+    /// Create another API key for a tenant.
+    Key(TenantNameArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TenantCreateArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    pub name: String,
+    /// Most milli-GPUs the tenant's running work may hold (8000 = eight GPUs).
+    #[arg(long)]
+    pub gpu_milli: Option<u64>,
+    #[arg(long)]
+    pub cpu_milli: Option<u64>,
+    #[arg(long)]
+    pub memory_mib: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct TenantNameArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    pub name: String,
+}
