@@ -1,0 +1,218 @@
+//! Starts real `strata` processes (server, agents, `up`) on loopback and talks to them over
+//! HTTP. Every process is killed when its handle drops, so a failing test leaves nothing behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use strata_client::Client;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_strata");
+
+/// Short loops so failures show in seconds, not minutes.
+pub const TIMING: [&str; 6] = [
+    "--heartbeat-interval-ms",
+    "200",
+    "--heartbeat-timeout-ms",
+    "2000",
+    "--schedule-interval-ms",
+    "100",
+];
+
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn spawn(args: &[&str], log: &Path) -> Proc {
+    let out = std::fs::File::create(log).unwrap();
+    let child = Command::new(BIN)
+        .args(args)
+        .env("STRATA_LOG", "info")
+        .env_remove("STRATA_SERVER")
+        .env_remove("STRATA_TOKEN")
+        .env_remove("STRATA_DATA_DIR")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    Proc { child }
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A control plane on a fresh database, plus the agents a test starts.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+    pub server: Option<Proc>,
+    pub url: String,
+    pub admin: Client,
+    pub join_token: String,
+    pub agents: Vec<Proc>,
+}
+
+impl Cluster {
+    pub async fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = strata_store::fresh_database_url(dir.path()).await.unwrap();
+        let mut cluster = Cluster {
+            dir,
+            database_url,
+            server: None,
+            url: String::new(),
+            admin: Client::new("http://127.0.0.1:1", "none"),
+            join_token: String::new(),
+            agents: Vec::new(),
+        };
+        cluster.start_server().await;
+        cluster
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Starts (or restarts) the server on the cluster's database and waits until it answers.
+    pub async fn start_server(&mut self) {
+        let data = self.path("server");
+        let _ = std::fs::remove_file(data.join("server.url"));
+        let n = std::fs::read_dir(self.dir.path()).map(|d| d.count()).unwrap_or(0);
+        let mut args = vec!["server", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap(), "--database-url", &self.database_url];
+        args.extend(TIMING);
+        let log = self.path(&format!("server-{n}.log"));
+        self.server = Some(spawn(&args, &log));
+        let url_file = data.join("server.url");
+        self.url = wait_for("server.url", Duration::from_secs(30), || {
+            let f = url_file.clone();
+            async move { std::fs::read_to_string(f).ok() }
+        })
+        .await;
+        let admin = std::fs::read_to_string(data.join("admin.token")).unwrap();
+        self.join_token = std::fs::read_to_string(data.join("join.token")).unwrap();
+        self.admin = Client::new(&self.url, admin.trim());
+        let admin = self.admin.clone();
+        wait_for("server health", Duration::from_secs(30), || {
+            let a = admin.clone();
+            async move { a.whoami().await.ok() }
+        })
+        .await;
+    }
+
+    /// Starts an agent named `name` with emulated accelerators and waits until it is ready.
+    pub async fn add_agent(&mut self, name: &str, emulate: &str, extra: &[&str]) -> usize {
+        let data = self.path(&format!("agent-{name}"));
+        let mut args = vec![
+            "agent", "--server", &self.url, "--token", self.join_token.trim(), "--name", name, "--emulate", emulate,
+            "--data-dir", data.to_str().unwrap(), "--grace-secs", "2",
+        ];
+        args.extend(extra);
+        let log = self.path(&format!("agent-{name}.log"));
+        self.agents.push(spawn(&args, &log));
+        let admin = self.admin.clone();
+        let wanted = name.to_string();
+        wait_for("agent ready", Duration::from_secs(30), || {
+            let a = admin.clone();
+            let w = wanted.clone();
+            async move {
+                let nodes = a.nodes().await.ok()?;
+                nodes.nodes.iter().any(|n| n.name == w && n.state == strata_api::nodes::NodeState::Ready).then_some(())
+            }
+        })
+        .await;
+        self.agents.len() - 1
+    }
+
+    pub fn kill_server(&mut self) {
+        if let Some(mut s) = self.server.take() {
+            // SIGKILL: no shutdown hooks run.
+            s.kill();
+        }
+    }
+
+    /// The server's log, for assertion messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "log") {
+                out += &format!("==== {}\n{}\n", p.display(), std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+        out
+    }
+}
+
+/// Waits until job `id` reaches a final state and returns it.
+pub async fn wait_done(client: &Client, id: i64, timeout: Duration) -> strata_api::jobs::Job {
+    wait_for(&format!("job {id} to finish"), timeout, || {
+        let c = client.clone();
+        async move {
+            let job = c.job(id).await.ok()?;
+            job.state.is_terminal().then_some(job)
+        }
+    })
+    .await
+}
+
+/// A job's whole output (all replicas, both streams) as text.
+pub async fn logs(client: &Client, id: i64, replica: Option<u32>) -> String {
+    use futures::StreamExt;
+    let q = strata_api::jobs::LogQuery { replica, ..Default::default() };
+    let mut stream = Box::pin(client.job_logs(id, &q).await.unwrap());
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend(chunk.unwrap());
+    }
+    String::from_utf8(out).unwrap()
+}
+
+pub fn submit(command: &[&str]) -> strata_api::jobs::SubmitJob {
+    strata_api::jobs::SubmitJob {
+        name: None,
+        command: command.iter().map(|s| s.to_string()).collect(),
+        env: Default::default(),
+        workdir: None,
+        replicas: None,
+        cpu_milli: Some(100),
+        memory_mib: Some(64),
+        gpu_milli: None,
+        gpu_models: vec![],
+        preferred_gpu_models: vec![],
+        priority: None,
+        max_retries: None,
+        checkpoint_dir: None,
+        tenant: None,
+        idempotency_key: None,
+    }
+}

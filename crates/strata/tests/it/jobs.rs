@@ -1,0 +1,129 @@
+//! Jobs on agents: output, gangs, node loss.
+
+use crate::harness::{Cluster, logs, submit, wait_done, wait_for};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use strata_domain::{JobState, TaskState};
+
+#[tokio::test]
+async fn job_runs_and_its_logs_are_read_back() {
+    let mut c = Cluster::start().await;
+    c.add_agent("solo", "2xA100-40GB", &[]).await;
+    let mut req = submit(&["sh", "-c", "echo hello from rank $RANK on $CUDA_VISIBLE_DEVICES; echo to-stderr >&2"]);
+    req.gpu_milli = Some(1000);
+    let job = c.admin.submit_job(&req).await.unwrap();
+    assert_eq!(job.state, JobState::Pending);
+    let done = wait_done(&c.admin, job.id.0, Duration::from_secs(30)).await;
+    assert_eq!(done.state, JobState::Succeeded, "{}", c.logs());
+    assert_eq!(done.tasks[0].exit_code, Some(0));
+    let out = logs(&c.admin, job.id.0, None).await;
+    assert!(out.contains("hello from rank 0 on 0\n"), "{out}");
+    assert!(out.contains("to-stderr"), "{out}");
+    let kinds: Vec<String> = c.admin.job_events(job.id.0).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["submitted", "placed", "succeeded"]);
+}
+
+#[tokio::test]
+async fn failing_job_reports_its_exit_code_and_retries() {
+    let mut c = Cluster::start().await;
+    c.add_agent("solo", "1xT4", &[]).await;
+    let mut req = submit(&["sh", "-c", "echo attempt $STRATA_ATTEMPT; exit 3"]);
+    req.max_retries = Some(1);
+    let job = c.admin.submit_job(&req).await.unwrap();
+    let done = wait_done(&c.admin, job.id.0, Duration::from_secs(30)).await;
+    assert_eq!(done.state, JobState::Failed);
+    assert_eq!(done.attempt, 2, "one retry after the first failure");
+    assert_eq!(done.tasks[0].exit_code, Some(3));
+    assert!(done.reason.unwrap().contains("exited with code 3"));
+}
+
+fn env_of(text: &str) -> BTreeMap<String, String> {
+    text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn gang_across_two_agents_gets_consistent_rendezvous_env() {
+    let mut c = Cluster::start().await;
+    c.add_agent("gpu-a", "1xH100-80GB", &["--label", "rack=r1"]).await;
+    c.add_agent("gpu-b", "1xH100-80GB", &["--label", "rack=r1"]).await;
+    let mut req = submit(&["sh", "-c", "for v in RANK WORLD_SIZE LOCAL_RANK MASTER_ADDR MASTER_PORT CUDA_VISIBLE_DEVICES STRATA_JOB_ID; do eval echo $v=\\$$v; done"]);
+    req.replicas = Some(2);
+    req.gpu_milli = Some(1000);
+    let job = c.admin.submit_job(&req).await.unwrap();
+    let done = wait_done(&c.admin, job.id.0, Duration::from_secs(30)).await;
+    assert_eq!(done.state, JobState::Succeeded, "{}", c.logs());
+    let nodes: Vec<&str> = done.tasks.iter().map(|t| t.node_name.as_str()).collect();
+    assert!(nodes.contains(&"gpu-a") && nodes.contains(&"gpu-b"), "one replica per node: {nodes:?}");
+    let r0 = env_of(&logs(&c.admin, job.id.0, Some(0)).await);
+    let r1 = env_of(&logs(&c.admin, job.id.0, Some(1)).await);
+    assert_eq!(r0["RANK"], "0");
+    assert_eq!(r1["RANK"], "1");
+    for r in [&r0, &r1] {
+        assert_eq!(r["WORLD_SIZE"], "2");
+        assert_eq!(r["LOCAL_RANK"], "0");
+        assert_eq!(r["MASTER_ADDR"], "127.0.0.1");
+        assert_eq!(r["CUDA_VISIBLE_DEVICES"], "0");
+        assert_eq!(r["STRATA_JOB_ID"], job.id.0.to_string());
+    }
+    assert_eq!(r0["MASTER_PORT"], r1["MASTER_PORT"]);
+}
+
+#[tokio::test]
+async fn killed_agent_job_is_requeued_and_finishes_on_another_node() {
+    let mut c = Cluster::start().await;
+    c.add_agent("first", "1xA100-40GB", &[]).await;
+    let mut req = submit(&["sh", "-c", "sleep 2; echo finished on $STRATA_NODE"]);
+    req.gpu_milli = Some(1000);
+    req.max_retries = Some(2);
+    let job = c.admin.submit_job(&req).await.unwrap();
+    let id = job.id.0;
+    let admin = c.admin.clone();
+    wait_for("job running on first", Duration::from_secs(20), || {
+        let a = admin.clone();
+        async move { a.job(id).await.ok().filter(|j| j.tasks.iter().any(|t| t.state == TaskState::Running)) }
+    })
+    .await;
+    // Now a second node joins and the first dies without a word.
+    c.add_agent("second", "1xA100-40GB", &[]).await;
+    c.agents[0].kill();
+    let done = wait_done(&c.admin, id, Duration::from_secs(40)).await;
+    assert_eq!(done.state, JobState::Succeeded, "{}", c.logs());
+    assert_eq!(done.tasks[0].node_name, "second");
+    let events = c.admin.job_events(id).await.unwrap();
+    let requeued = events.iter().find(|e| e.kind == "requeued").expect("a requeued event");
+    assert!(requeued.message.contains("was lost"), "{}", requeued.message);
+    assert!(logs(&c.admin, id, None).await.contains("finished on second"));
+    let first = c.admin.node("first").await.unwrap();
+    assert_eq!(first.state, strata_api::nodes::NodeState::NotReady);
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_job() {
+    let mut c = Cluster::start().await;
+    c.add_agent("solo", "1xT4", &[]).await;
+    let job = c.admin.submit_job(&submit(&["sleep", "60"])).await.unwrap();
+    let id = job.id.0;
+    let admin = c.admin.clone();
+    wait_for("job running", Duration::from_secs(20), || {
+        let a = admin.clone();
+        async move { a.job(id).await.ok().filter(|j| j.tasks.iter().any(|t| t.state == TaskState::Running)) }
+    })
+    .await;
+    let task = c.admin.job(id).await.unwrap().tasks[0].id;
+    let pgid_file = c.path("agent-solo").join("agent-solo").join("tasks").join(task.to_string()).join("pgid");
+    let pgid = std::fs::read_to_string(&pgid_file).unwrap();
+    let cancelled = c.admin.cancel_job(id).await.unwrap();
+    assert_eq!(cancelled.state, JobState::Cancelled);
+    assert_eq!(c.admin.node("solo").await.unwrap().allocated.tasks, 0, "a cancelled job holds nothing");
+    // The agent is told at its next heartbeat and SIGTERMs the process group.
+    wait_for("the process to be gone", Duration::from_secs(10), || {
+        let pgid = pgid.clone();
+        async move {
+            let alive = std::process::Command::new("kill").args(["-0", pgid.trim()]).stderr(std::process::Stdio::null()).status().unwrap().success();
+            (!alive).then_some(())
+        }
+    })
+    .await;
+    let again = c.admin.cancel_job(id).await.unwrap_err();
+    assert_eq!(again.code(), Some(strata_domain::ErrorCode::Conflict));
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real `strata` binary, real HTTP, a real database (SQLite, or
+//! PostgreSQL when `DATABASE_URL` is set). One test binary, one module per concern.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod durability;
+mod harness;
+mod jobs;
+mod journey;
+mod meta;
+mod tenancy;

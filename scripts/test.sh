@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test, twice: on SQLite (the embedded default), then on a real PostgreSQL (started here,
+# installed from Debian's packages if missing). The same suites run against both; the store and
+# the integration tests read DATABASE_URL to pick the database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== tidy: formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "== tests on SQLite"
+env -u DATABASE_URL cargo test --workspace
+
+# shellcheck source=scripts/pg.sh
+source scripts/pg.sh
+echo "== tests on PostgreSQL"
+cargo test --workspace
