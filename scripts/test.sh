@@ -10,10 +10,17 @@ echo "== tidy: formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 echo "== tests on SQLite"
-env -u DATABASE_URL cargo test --workspace
+env -u DATABASE_URL cargo test --workspace 2>&1 | tee -a "$log"
 
 # shellcheck source=scripts/pg.sh
 source scripts/pg.sh
+trap 'stop_pg; rm -f "$log"' EXIT
 echo "== tests on PostgreSQL"
-cargo test --workspace
+cargo test --workspace 2>&1 | tee -a "$log"
+
+# One closing line for both runs together.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -22,18 +22,10 @@ fn amd_cards(root: &Path) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             // `card0-DP-1` and friends are display connectors of card0, not devices.
-            let number = e
-                .file_name()
-                .to_str()?
-                .strip_prefix("card")?
-                .parse::<u32>()
-                .ok()?;
+            let number = e.file_name().to_str()?.strip_prefix("card")?.parse::<u32>().ok()?;
             Some((number, e.path().join("device")))
         })
-        .filter(|(_, dev)| {
-            read_trimmed(&dev.join("vendor"))
-                .is_some_and(|v| v.eq_ignore_ascii_case(AMD_PCI_VENDOR))
-        })
+        .filter(|(_, dev)| read_trimmed(&dev.join("vendor")).is_some_and(|v| v.eq_ignore_ascii_case(AMD_PCI_VENDOR)))
         .collect();
     cards.sort_by_key(|(number, _)| *number);
     cards.into_iter().map(|(_, dev)| dev).collect()
@@ -68,9 +60,7 @@ pub(crate) fn usage(root: &Path, indices: &[u32]) -> Vec<AcceleratorUsage> {
                 utilization_percent: dev
                     .and_then(|d| read_u64(&d.join("gpu_busy_percent")))
                     .and_then(|p| u32::try_from(p).ok()),
-                memory_used_mib: dev
-                    .and_then(|d| read_u64(&d.join("mem_info_vram_used")))
-                    .map(|b| b / MIB),
+                memory_used_mib: dev.and_then(|d| read_u64(&d.join("mem_info_vram_used"))).map(|b| b / MIB),
             }
         })
         .collect()
@@ -79,14 +69,10 @@ pub(crate) fn usage(root: &Path, indices: &[u32]) -> Vec<AcceleratorUsage> {
 /// `product_name` when the board has one (many consumer boards leave it empty), else the PCI
 /// device id looked up in a table of data-centre parts, else `AMD-<device id>`.
 fn model(dev: &Path) -> String {
-    if let Some(name) =
-        read_trimmed(&dev.join("product_name")).and_then(|n| normalize_product_name(&n))
-    {
+    if let Some(name) = read_trimmed(&dev.join("product_name")).and_then(|n| normalize_product_name(&n)) {
         return name;
     }
-    let id = read_trimmed(&dev.join("device"))
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let id = read_trimmed(&dev.join("device")).unwrap_or_default().to_ascii_lowercase();
     let id = id.strip_prefix("0x").unwrap_or(&id);
     model_for_device_id(id).map_or_else(
         || {
@@ -104,11 +90,7 @@ fn model(dev: &Path) -> String {
 fn normalize_product_name(name: &str) -> Option<String> {
     let words: Vec<String> = name
         .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                .collect::<String>()
-        })
+        .map(|w| w.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect::<String>())
         .map(|w| w.to_ascii_uppercase())
         .filter(|w| !w.is_empty() && !VENDOR_WORDS.contains(&w.as_str()))
         .collect();
@@ -133,17 +115,11 @@ fn model_for_device_id(id: &str) -> Option<&'static str> {
 /// In real sysfs `device` is a link whose target is named after the bus id; `uevent` also has it
 /// and serves where the link is missing.
 fn pci_bus_id(dev: &Path) -> Option<String> {
-    if let Some(name) = std::fs::read_link(dev)
-        .ok()
-        .and_then(|t| t.file_name()?.to_str().map(str::to_owned))
-    {
+    if let Some(name) = std::fs::read_link(dev).ok().and_then(|t| t.file_name()?.to_str().map(str::to_owned)) {
         return Some(name.to_ascii_lowercase());
     }
     let uevent = read_trimmed(&dev.join("uevent"))?;
-    uevent
-        .lines()
-        .find_map(|l| l.strip_prefix("PCI_SLOT_NAME="))
-        .map(|s| s.trim().to_ascii_lowercase())
+    uevent.lines().find_map(|l| l.strip_prefix("PCI_SLOT_NAME=")).map(|s| s.trim().to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -169,14 +145,8 @@ mod tests {
         write(&pci.join("vendor"), "0x1002\n");
         write(&pci.join("device"), "0x74a1\n");
         write(&pci.join("product_name"), "AMD Instinct MI300X\n");
-        write(
-            &pci.join("mem_info_vram_total"),
-            &format!("{}\n", 192 * 1024 * MIB),
-        );
-        write(
-            &pci.join("mem_info_vram_used"),
-            &format!("{}\n", 1024 * MIB),
-        );
+        write(&pci.join("mem_info_vram_total"), &format!("{}\n", 192 * 1024 * MIB));
+        write(&pci.join("mem_info_vram_used"), &format!("{}\n", 1024 * MIB));
         write(&pci.join("gpu_busy_percent"), "37\n");
         write(&pci.join("numa_node"), "1\n");
         fs::create_dir_all(drm.join("card1")).expect("mkdir");
@@ -188,15 +158,9 @@ mod tests {
         let card10 = drm.join("card10/device");
         write(&card10.join("vendor"), "0x1002\n");
         write(&card10.join("device"), "0x740f\n");
-        write(
-            &card10.join("mem_info_vram_total"),
-            &format!("{}\n", 64 * 1024 * MIB),
-        );
+        write(&card10.join("mem_info_vram_total"), &format!("{}\n", 64 * 1024 * MIB));
         write(&card10.join("numa_node"), "-1\n");
-        write(
-            &card10.join("uevent"),
-            "DRIVER=amdgpu\nPCI_SLOT_NAME=0000:03:00.0\n",
-        );
+        write(&card10.join("uevent"), "DRIVER=amdgpu\nPCI_SLOT_NAME=0000:03:00.0\n");
 
         let card2 = drm.join("card2/device");
         write(&card2.join("vendor"), "0x1002\n");
@@ -248,14 +212,7 @@ mod tests {
         let got = usage(dir.path(), &[0, 2, 9]);
         assert_eq!(got[0].utilization_percent, Some(37));
         assert_eq!(got[0].memory_used_mib, Some(1024));
-        assert_eq!(
-            (
-                got[1].index,
-                got[1].utilization_percent,
-                got[1].memory_used_mib
-            ),
-            (2, None, None)
-        );
+        assert_eq!((got[1].index, got[1].utilization_percent, got[1].memory_used_mib), (2, None, None));
         assert_eq!((got[2].index, got[2].utilization_percent), (9, None));
     }
 
@@ -267,14 +224,8 @@ mod tests {
 
     #[test]
     fn product_names_are_normalised() {
-        assert_eq!(
-            normalize_product_name("AMD Instinct MI300X"),
-            Some("MI300X".into())
-        );
-        assert_eq!(
-            normalize_product_name("AMD Radeon RX 7900 XTX"),
-            Some("RADEON-RX-7900-XTX".into())
-        );
+        assert_eq!(normalize_product_name("AMD Instinct MI300X"), Some("MI300X".into()));
+        assert_eq!(normalize_product_name("AMD Radeon RX 7900 XTX"), Some("RADEON-RX-7900-XTX".into()));
         assert_eq!(normalize_product_name("  "), None);
     }
 }

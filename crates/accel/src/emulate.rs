@@ -12,8 +12,7 @@ pub const MAX_GROUP_COUNT: u32 = 64;
 /// Memory given to an emulated model whose size is neither in its name nor in the table.
 const DEFAULT_MEMORY_MIB: u64 = 16 * 1024;
 
-const HINT: &str =
-    "expected COUNTxMODEL items separated by commas, e.g. --emulate \"8xH100-80GB,4xA100-40GB\"";
+const HINT: &str = "expected COUNTxMODEL items separated by commas, e.g. --emulate \"8xH100-80GB,4xA100-40GB\"";
 
 /// Parsed `--emulate "8xH100-80GB,4xA100-40GB"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,11 +52,7 @@ pub enum EmulateParseError {
         "--emulate item \"{item}\": model \"{model}\" contains '{bad}'; models use only letters, digits, '-', '_' and '.'; {hint}",
         hint = HINT
     )]
-    BadModelChar {
-        item: String,
-        model: String,
-        bad: char,
-    },
+    BadModelChar { item: String, model: String, bad: char },
 }
 
 impl FromStr for EmulationSpec {
@@ -76,30 +71,16 @@ impl FromStr for EmulationSpec {
     }
 }
 
-fn parse_group(
-    item: &str,
-    position: usize,
-    spec: &str,
-) -> Result<EmulatedGroup, EmulateParseError> {
+fn parse_group(item: &str, position: usize, spec: &str) -> Result<EmulatedGroup, EmulateParseError> {
     if item.is_empty() {
-        return Err(EmulateParseError::EmptyItem {
-            position,
-            spec: spec.trim().to_owned(),
-        });
+        return Err(EmulateParseError::EmptyItem { position, spec: spec.trim().to_owned() });
     }
-    let digits_end = item
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(item.len());
+    let digits_end = item.find(|c: char| !c.is_ascii_digit()).unwrap_or(item.len());
     let (digits, rest) = item.split_at(digits_end);
     if digits.is_empty() {
-        return Err(EmulateParseError::MissingCount {
-            item: item.to_owned(),
-        });
+        return Err(EmulateParseError::MissingCount { item: item.to_owned() });
     }
-    let out_of_range = || EmulateParseError::CountOutOfRange {
-        item: item.to_owned(),
-        count: digits.to_owned(),
-    };
+    let out_of_range = || EmulateParseError::CountOutOfRange { item: item.to_owned(), count: digits.to_owned() };
     // Digits beyond u32 are still "out of range" to the person typing, not a different error.
     let count: u32 = digits.parse().map_err(|_| out_of_range())?;
     if count == 0 || count > MAX_GROUP_COUNT {
@@ -108,34 +89,18 @@ fn parse_group(
     let rest = rest.trim_start();
     let Some(model) = rest.strip_prefix(['x', 'X', '×', '*']) else {
         if rest.is_empty() {
-            return Err(EmulateParseError::EmptyModel {
-                item: item.to_owned(),
-            });
+            return Err(EmulateParseError::EmptyModel { item: item.to_owned() });
         }
-        return Err(EmulateParseError::MissingSeparator {
-            item: item.to_owned(),
-        });
+        return Err(EmulateParseError::MissingSeparator { item: item.to_owned() });
     };
     let model = model.trim();
     if model.is_empty() {
-        return Err(EmulateParseError::EmptyModel {
-            item: item.to_owned(),
-        });
+        return Err(EmulateParseError::EmptyModel { item: item.to_owned() });
     }
-    if let Some(bad) = model
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(EmulateParseError::BadModelChar {
-            item: item.to_owned(),
-            model: model.to_owned(),
-            bad,
-        });
+    if let Some(bad) = model.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        return Err(EmulateParseError::BadModelChar { item: item.to_owned(), model: model.to_owned(), bad });
     }
-    Ok(EmulatedGroup {
-        count,
-        model: model.to_ascii_uppercase(),
-    })
+    Ok(EmulatedGroup { count, model: model.to_ascii_uppercase() })
 }
 
 impl fmt::Display for EmulationSpec {
@@ -153,10 +118,7 @@ impl fmt::Display for EmulationSpec {
 impl EmulationSpec {
     /// The declared devices, numbered from `first_index` so that they follow the real ones.
     pub fn accelerators(&self, first_index: u32) -> Vec<Accelerator> {
-        let models = self
-            .groups
-            .iter()
-            .flat_map(|g| (0..g.count).map(move |_| g.model.as_str()));
+        let models = self.groups.iter().flat_map(|g| (0..g.count).map(move |_| g.model.as_str()));
         models
             .zip(first_index..)
             .map(|(model, index)| Accelerator {
@@ -174,22 +136,15 @@ impl EmulationSpec {
 
 /// The part before the first dash, upper-cased: `h100-80gb` → `H100`.
 fn family(model: &str) -> String {
-    model
-        .split('-')
-        .next()
-        .unwrap_or(model)
-        .to_ascii_uppercase()
+    model.split('-').next().unwrap_or(model).to_ascii_uppercase()
 }
 
 /// Who makes a model, guessed from its name. Unknown names count as NVIDIA because that is what
 /// nearly every emulated fleet imitates and what frameworks expect by default.
 pub fn infer_vendor(model: &str) -> Vendor {
     let fam = family(model);
-    let second_is_digit = |prefix: &str| {
-        fam.strip_prefix(prefix)
-            .and_then(|r| r.chars().next())
-            .is_some_and(|c| c.is_ascii_digit())
-    };
+    let second_is_digit =
+        |prefix: &str| fam.strip_prefix(prefix).and_then(|r| r.chars().next()).is_some_and(|c| c.is_ascii_digit());
     if second_is_digit("MI") || fam.starts_with("RADEON") {
         Vendor::Amd
     } else if fam.starts_with("910") || fam.starts_with("ASCEND") {
@@ -215,9 +170,7 @@ pub fn infer_memory_mib(model: &str) -> u64 {
 /// `80GB`, `40G`, `24gb` → GiB; anything else → `None`.
 fn parse_gib(part: &str) -> Option<u64> {
     let upper = part.to_ascii_uppercase();
-    let digits = upper
-        .strip_suffix("GB")
-        .or_else(|| upper.strip_suffix('G'))?;
+    let digits = upper.strip_suffix("GB").or_else(|| upper.strip_suffix('G'))?;
     digits.parse().ok().filter(|n| *n > 0)
 }
 
@@ -249,34 +202,20 @@ mod tests {
     }
 
     fn group(count: u32, model: &str) -> EmulatedGroup {
-        EmulatedGroup {
-            count,
-            model: model.to_owned(),
-        }
+        EmulatedGroup { count, model: model.to_owned() }
     }
 
     #[test]
     fn parses_the_documented_form() {
         let spec = parse("8xH100-80GB,4xA100-40GB").expect("valid");
-        assert_eq!(
-            spec.groups,
-            vec![group(8, "H100-80GB"), group(4, "A100-40GB")]
-        );
+        assert_eq!(spec.groups, vec![group(8, "H100-80GB"), group(4, "A100-40GB")]);
         assert_eq!(spec.to_string(), "8xH100-80GB,4xA100-40GB");
     }
 
     #[test]
     fn accepts_other_separators_whitespace_and_lower_case() {
         let spec = parse(" 2×MI300X , 1*l4,3 X h100 , 64xT4 ").expect("valid");
-        assert_eq!(
-            spec.groups,
-            vec![
-                group(2, "MI300X"),
-                group(1, "L4"),
-                group(3, "H100"),
-                group(64, "T4")
-            ]
-        );
+        assert_eq!(spec.groups, vec![group(2, "MI300X"), group(1, "L4"), group(3, "H100"), group(64, "T4")]);
     }
 
     #[test]
@@ -290,31 +229,19 @@ mod tests {
         use EmulateParseError as E;
         assert_eq!(parse(""), Err(E::Empty));
         assert_eq!(parse("   "), Err(E::Empty));
-        assert!(matches!(
-            parse("8xH100,"),
-            Err(E::EmptyItem { position: 2, .. })
-        ));
+        assert!(matches!(parse("8xH100,"), Err(E::EmptyItem { position: 2, .. })));
         assert!(matches!(parse("H100"), Err(E::MissingCount { .. })));
         assert!(matches!(parse("xH100"), Err(E::MissingCount { .. })));
         assert!(matches!(parse("8H100"), Err(E::MissingSeparator { .. })));
         assert!(matches!(parse("8-H100"), Err(E::MissingSeparator { .. })));
         assert!(matches!(parse("0xH100"), Err(E::CountOutOfRange { .. })));
         assert!(matches!(parse("65xH100"), Err(E::CountOutOfRange { .. })));
-        assert!(matches!(
-            parse("99999999999xH100"),
-            Err(E::CountOutOfRange { .. })
-        ));
+        assert!(matches!(parse("99999999999xH100"), Err(E::CountOutOfRange { .. })));
         assert!(matches!(parse("8x"), Err(E::EmptyModel { .. })));
         assert!(matches!(parse("8"), Err(E::EmptyModel { .. })));
         assert!(matches!(parse("8x  "), Err(E::EmptyModel { .. })));
-        assert!(matches!(
-            parse("8xH100 80GB"),
-            Err(E::BadModelChar { bad: ' ', .. })
-        ));
-        assert!(matches!(
-            parse("8xH100/80"),
-            Err(E::BadModelChar { bad: '/', .. })
-        ));
+        assert!(matches!(parse("8xH100 80GB"), Err(E::BadModelChar { bad: ' ', .. })));
+        assert!(matches!(parse("8xH100/80"), Err(E::BadModelChar { bad: '/', .. })));
     }
 
     #[test]
@@ -332,10 +259,7 @@ mod tests {
         assert!(msg.contains("\"H100\"") && msg.contains("count"), "{msg}");
 
         let msg = parse("1xA,,2xB").expect_err("empty").to_string();
-        assert!(
-            msg.contains("item 2") && msg.contains("stray comma"),
-            "{msg}"
-        );
+        assert!(msg.contains("item 2") && msg.contains("stray comma"), "{msg}");
     }
 
     #[test]

@@ -21,17 +21,13 @@ pub(crate) fn cpu_cores(root: &Path) -> u32 {
     if let Ok(n) = std::thread::available_parallelism() {
         return u32::try_from(n.get()).unwrap_or(u32::MAX);
     }
-    let from_cpuinfo = std::fs::read_to_string(root.join("proc/cpuinfo"))
-        .map(|text| count_processors(&text))
-        .unwrap_or(0);
+    let from_cpuinfo =
+        std::fs::read_to_string(root.join("proc/cpuinfo")).map(|text| count_processors(&text)).unwrap_or(0);
     from_cpuinfo.max(1)
 }
 
 fn count_processors(cpuinfo: &str) -> u32 {
-    let n = cpuinfo
-        .lines()
-        .filter(|l| l.split(':').next().is_some_and(|k| k.trim() == "processor"))
-        .count();
+    let n = cpuinfo.lines().filter(|l| l.split(':').next().is_some_and(|k| k.trim() == "processor")).count();
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 

@@ -11,10 +11,7 @@ mod host;
 mod nvidia;
 mod sysfs;
 
-pub use emulate::{
-    infer_memory_mib, infer_vendor, EmulateParseError, EmulatedGroup, EmulationSpec,
-    MAX_GROUP_COUNT,
-};
+pub use emulate::{infer_memory_mib, infer_vendor, EmulateParseError, EmulatedGroup, EmulationSpec, MAX_GROUP_COUNT};
 pub use nvidia::normalize_nvidia_model;
 
 use std::collections::{BTreeMap, HashMap};
@@ -63,11 +60,7 @@ pub fn discover(opts: &DiscoveryOptions) -> Inventory {
     }
     accelerators.extend(amd::discover(root));
     if let Some(spec) = &opts.emulate {
-        let first = accelerators
-            .iter()
-            .map(|a| a.index.saturating_add(1))
-            .max()
-            .unwrap_or(0);
+        let first = accelerators.iter().map(|a| a.index.saturating_add(1)).max().unwrap_or(0);
         accelerators.extend(spec.accelerators(first));
     }
     Inventory {
@@ -83,42 +76,23 @@ pub fn discover(opts: &DiscoveryOptions) -> Inventory {
 /// measured; emulated ones, and devices whose source is unavailable, report `None`.
 pub fn sample_usage(opts: &DiscoveryOptions, inventory: &Inventory) -> Vec<AcceleratorUsage> {
     let real = |vendor: Vendor| -> Vec<u32> {
-        inventory
-            .accelerators
-            .iter()
-            .filter(|a| !a.emulated && a.vendor == vendor)
-            .map(|a| a.index)
-            .collect()
+        inventory.accelerators.iter().filter(|a| !a.emulated && a.vendor == vendor).map(|a| a.index).collect()
     };
     let mut measured: HashMap<(Vendor, u32), AcceleratorUsage> = HashMap::new();
     let nvidia_indices = real(Vendor::Nvidia);
     if !opts.skip_nvml && !nvidia_indices.is_empty() {
-        measured.extend(
-            nvidia::usage(&nvidia_indices)
-                .into_iter()
-                .map(|u| ((Vendor::Nvidia, u.index), u)),
-        );
+        measured.extend(nvidia::usage(&nvidia_indices).into_iter().map(|u| ((Vendor::Nvidia, u.index), u)));
     }
     let amd_indices = real(Vendor::Amd);
     if !amd_indices.is_empty() {
-        measured.extend(
-            amd::usage(&opts.sysfs_root, &amd_indices)
-                .into_iter()
-                .map(|u| ((Vendor::Amd, u.index), u)),
-        );
+        measured.extend(amd::usage(&opts.sysfs_root, &amd_indices).into_iter().map(|u| ((Vendor::Amd, u.index), u)));
     }
     inventory
         .accelerators
         .iter()
         .map(|a| {
-            let found = (!a.emulated)
-                .then(|| measured.remove(&(a.vendor, a.index)))
-                .flatten();
-            found.unwrap_or(AcceleratorUsage {
-                index: a.index,
-                utilization_percent: None,
-                memory_used_mib: None,
-            })
+            let found = (!a.emulated).then(|| measured.remove(&(a.vendor, a.index))).flatten();
+            found.unwrap_or(AcceleratorUsage { index: a.index, utilization_percent: None, memory_used_mib: None })
         })
         .collect()
 }

@@ -19,10 +19,8 @@ const LINE_PREFIXES: &[&str] = &["RTX", "GTX", "TITAN"];
 
 /// Marketed memory sizes in GiB. NVML reports usable memory, a little under the marketed size
 /// (an H100 80GB shows 81559 MiB), so the report is snapped to the nearest of these.
-const COMMON_GIB: &[u64] = &[
-    1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 16, 20, 24, 32, 40, 48, 64, 80, 94, 96, 120, 128, 141, 144,
-    180, 192, 256, 288,
-];
+const COMMON_GIB: &[u64] =
+    &[1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 16, 20, 24, 32, 40, 48, 64, 80, 94, 96, 120, 128, 141, 144, 180, 192, 256, 288];
 
 /// Turns an NVML device name into the model the scheduler matches on, `<FAMILY>-<N>GB`:
 /// `NVIDIA H100 80GB HBM3` → `H100-80GB`, `Tesla V100-SXM2-16GB` → `V100-16GB`.
@@ -34,11 +32,7 @@ pub fn normalize_nvidia_model(name: &str, memory_mib: u64) -> String {
         .map(str::to_ascii_uppercase)
         .filter(|w| !VENDOR_WORDS.contains(&w.as_str()))
         .flat_map(|w| w.split(['-', '_']).map(str::to_owned).collect::<Vec<_>>())
-        .map(|p| {
-            p.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
-        })
+        .map(|p| p.chars().filter(char::is_ascii_alphanumeric).collect::<String>())
         .filter(|p| !p.is_empty())
         .collect();
     let named_gib = parts.iter().find_map(|p| parse_gib(p));
@@ -68,10 +62,7 @@ fn nominal_gib(memory_mib: u64) -> Option<u64> {
     if memory_mib == 0 {
         return None;
     }
-    let nearest = COMMON_GIB
-        .iter()
-        .copied()
-        .min_by_key(|gib| (gib * 1024).abs_diff(memory_mib))?;
+    let nearest = COMMON_GIB.iter().copied().min_by_key(|gib| (gib * 1024).abs_diff(memory_mib))?;
     if (nearest * 1024).abs_diff(memory_mib) * 100 <= memory_mib * 12 {
         Some(nearest)
     } else {
@@ -82,11 +73,7 @@ fn nominal_gib(memory_mib: u64) -> Option<u64> {
 /// Loads NVML. The default name is the unversioned `libnvidia-ml.so`, which only the CUDA
 /// development packages install; driver-only nodes have just `libnvidia-ml.so.1`, so try it too.
 fn init() -> Result<Nvml, NvmlError> {
-    Nvml::init().or_else(|_| {
-        Nvml::builder()
-            .lib_path(OsStr::new("libnvidia-ml.so.1"))
-            .init()
-    })
+    Nvml::init().or_else(|_| Nvml::builder().lib_path(OsStr::new("libnvidia-ml.so.1")).init())
 }
 
 /// The NVIDIA devices on this node; none, with one info line, where NVML cannot be loaded.
@@ -101,15 +88,11 @@ pub(crate) fn discover(root: &Path) -> Vec<Accelerator> {
     let count = match nvml.device_count() {
         Ok(count) => count,
         Err(err) => {
-            tracing::warn!(
-                "NVML loaded but cannot count devices ({err}); skipping NVIDIA discovery"
-            );
+            tracing::warn!("NVML loaded but cannot count devices ({err}); skipping NVIDIA discovery");
             return Vec::new();
         }
     };
-    (0..count)
-        .filter_map(|index| describe(&nvml, index, root))
-        .collect()
+    (0..count).filter_map(|index| describe(&nvml, index, root)).collect()
 }
 
 fn describe(nvml: &Nvml, index: u32, root: &Path) -> Option<Accelerator> {
@@ -123,13 +106,10 @@ fn describe(nvml: &Nvml, index: u32, root: &Path) -> Option<Accelerator> {
         tracing::warn!(index, "NVML cannot name device: {err}");
         String::new()
     });
-    let pci_bus_id = device
-        .pci_info()
-        .ok()
-        .map(|p| canonical_pci_bus_id(&p.bus_id));
-    let numa_node = pci_bus_id.as_deref().and_then(|id| {
-        read_numa_node(&root.join("sys/bus/pci/devices").join(id).join("numa_node"))
-    });
+    let pci_bus_id = device.pci_info().ok().map(|p| canonical_pci_bus_id(&p.bus_id));
+    let numa_node = pci_bus_id
+        .as_deref()
+        .and_then(|id| read_numa_node(&root.join("sys/bus/pci/devices").join(id).join("numa_node")));
     Some(Accelerator {
         index,
         vendor: Vendor::Nvidia,
@@ -143,23 +123,15 @@ fn describe(nvml: &Nvml, index: u32, root: &Path) -> Option<Accelerator> {
 
 /// Current utilisation and memory use of the given NVML indices; all `None` without NVML.
 pub(crate) fn usage(indices: &[u32]) -> Vec<AcceleratorUsage> {
-    let nvml = init()
-        .map_err(|err| tracing::debug!("NVML not available for usage sampling: {err}"))
-        .ok();
+    let nvml = init().map_err(|err| tracing::debug!("NVML not available for usage sampling: {err}")).ok();
     indices
         .iter()
         .map(|&index| {
             let device = nvml.as_ref().and_then(|n| n.device_by_index(index).ok());
             AcceleratorUsage {
                 index,
-                utilization_percent: device
-                    .as_ref()
-                    .and_then(|d| d.utilization_rates().ok())
-                    .map(|u| u.gpu),
-                memory_used_mib: device
-                    .as_ref()
-                    .and_then(|d| d.memory_info().ok())
-                    .map(|m| m.used / MIB),
+                utilization_percent: device.as_ref().and_then(|d| d.utilization_rates().ok()).map(|u| u.gpu),
+                memory_used_mib: device.as_ref().and_then(|d| d.memory_info().ok()).map(|m| m.used / MIB),
             }
         })
         .collect()
@@ -171,38 +143,17 @@ mod tests {
 
     #[test]
     fn names_with_memory_in_them() {
-        assert_eq!(
-            normalize_nvidia_model("NVIDIA H100 80GB HBM3", 81559),
-            "H100-80GB"
-        );
-        assert_eq!(
-            normalize_nvidia_model("NVIDIA A100-SXM4-40GB", 40960),
-            "A100-40GB"
-        );
-        assert_eq!(
-            normalize_nvidia_model("NVIDIA A100-SXM4-80GB", 81920),
-            "A100-80GB"
-        );
-        assert_eq!(
-            normalize_nvidia_model("Tesla V100-SXM2-16GB", 16160),
-            "V100-16GB"
-        );
-        assert_eq!(
-            normalize_nvidia_model("NVIDIA A100 80GB PCIe", 81920),
-            "A100-80GB"
-        );
+        assert_eq!(normalize_nvidia_model("NVIDIA H100 80GB HBM3", 81559), "H100-80GB");
+        assert_eq!(normalize_nvidia_model("NVIDIA A100-SXM4-40GB", 40960), "A100-40GB");
+        assert_eq!(normalize_nvidia_model("NVIDIA A100-SXM4-80GB", 81920), "A100-80GB");
+        assert_eq!(normalize_nvidia_model("Tesla V100-SXM2-16GB", 16160), "V100-16GB");
+        assert_eq!(normalize_nvidia_model("NVIDIA A100 80GB PCIe", 81920), "A100-80GB");
     }
 
     #[test]
     fn names_without_memory_take_it_from_the_device() {
-        assert_eq!(
-            normalize_nvidia_model("NVIDIA H100 PCIe", 81559),
-            "H100-80GB"
-        );
-        assert_eq!(
-            normalize_nvidia_model("NVIDIA H100 NVL", 95830),
-            "H100-94GB"
-        );
+        assert_eq!(normalize_nvidia_model("NVIDIA H100 PCIe", 81559), "H100-80GB");
+        assert_eq!(normalize_nvidia_model("NVIDIA H100 NVL", 95830), "H100-94GB");
         assert_eq!(normalize_nvidia_model("NVIDIA H200", 143771), "H200-141GB");
         assert_eq!(normalize_nvidia_model("Tesla T4", 15360), "T4-16GB");
         assert_eq!(normalize_nvidia_model("NVIDIA A10G", 23028), "A10G-24GB");
@@ -212,18 +163,9 @@ mod tests {
 
     #[test]
     fn product_lines_keep_their_number() {
-        assert_eq!(
-            normalize_nvidia_model("NVIDIA GeForce RTX 4090", 24564),
-            "RTX-4090-24GB"
-        );
-        assert_eq!(
-            normalize_nvidia_model("NVIDIA RTX A6000", 49140),
-            "RTX-A6000-48GB"
-        );
-        assert_eq!(
-            normalize_nvidia_model("Quadro RTX 8000", 48601),
-            "RTX-8000-48GB"
-        );
+        assert_eq!(normalize_nvidia_model("NVIDIA GeForce RTX 4090", 24564), "RTX-4090-24GB");
+        assert_eq!(normalize_nvidia_model("NVIDIA RTX A6000", 49140), "RTX-A6000-48GB");
+        assert_eq!(normalize_nvidia_model("Quadro RTX 8000", 48601), "RTX-8000-48GB");
     }
 
     #[test]
@@ -240,8 +182,6 @@ mod tests {
     fn discovery_without_a_driver_is_empty_not_an_error() {
         // This test machine has no NVIDIA driver; on one that does, any count is fine.
         let found = discover(Path::new("/"));
-        assert!(found
-            .iter()
-            .all(|a| a.vendor == Vendor::Nvidia && !a.emulated));
+        assert!(found.iter().all(|a| a.vendor == Vendor::Nvidia && !a.emulated));
     }
 }

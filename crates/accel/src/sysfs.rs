@@ -5,9 +5,7 @@ use std::path::Path;
 /// The file's content without surrounding whitespace, or `None` when it cannot be read: a missing
 /// attribute is normal (older kernels, other drivers), so callers treat it as "unknown".
 pub(crate) fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_owned())
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
 }
 
 /// A decimal integer attribute such as `mem_info_vram_total`.
@@ -25,9 +23,7 @@ pub(crate) fn read_numa_node(path: &Path) -> Option<i32> {
 pub(crate) fn canonical_pci_bus_id(raw: &str) -> String {
     let lower = raw.trim().to_ascii_lowercase();
     match lower.split_once(':') {
-        Some((domain, rest))
-            if domain.len() > 4 && domain.chars().all(|c| c.is_ascii_hexdigit()) =>
-        {
+        Some((domain, rest)) if domain.len() > 4 && domain.chars().all(|c| c.is_ascii_hexdigit()) => {
             format!("{}:{rest}", &domain[domain.len() - 4..])
         }
         _ => lower,

@@ -13,22 +13,13 @@ fn write(path: &Path, content: &str) {
 fn fake_root() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    write(
-        &root.join("proc/meminfo"),
-        "MemTotal:       65536000 kB\nMemFree: 1 kB\n",
-    );
+    write(&root.join("proc/meminfo"), "MemTotal:       65536000 kB\nMemFree: 1 kB\n");
     write(&root.join("proc/sys/kernel/hostname"), "fake-node\n");
     let dev = root.join("sys/class/drm/card0/device");
     write(&dev.join("vendor"), "0x1002\n");
     write(&dev.join("device"), "0x740f\n");
-    write(
-        &dev.join("mem_info_vram_total"),
-        &format!("{}\n", 64u64 << 30),
-    );
-    write(
-        &dev.join("mem_info_vram_used"),
-        &format!("{}\n", 2u64 << 30),
-    );
+    write(&dev.join("mem_info_vram_total"), &format!("{}\n", 64u64 << 30));
+    write(&dev.join("mem_info_vram_used"), &format!("{}\n", 2u64 << 30));
     write(&dev.join("gpu_busy_percent"), "90\n");
     dir
 }
@@ -52,19 +43,8 @@ fn discovers_host_facts_real_and_emulated_devices() {
     assert!(inv.cpu_cores >= 1);
     assert_eq!(inv.rack(), Some("r12"));
 
-    let summary: Vec<(u32, Vendor, &str, u64, bool)> = inv
-        .accelerators
-        .iter()
-        .map(|a| {
-            (
-                a.index,
-                a.vendor,
-                a.model.as_str(),
-                a.memory_mib,
-                a.emulated,
-            )
-        })
-        .collect();
+    let summary: Vec<(u32, Vendor, &str, u64, bool)> =
+        inv.accelerators.iter().map(|a| (a.index, a.vendor, a.model.as_str(), a.memory_mib, a.emulated)).collect();
     assert_eq!(
         summary,
         vec![
@@ -107,16 +87,8 @@ fn usage_is_measured_for_real_devices_only() {
     assert_eq!(
         usage,
         vec![
-            AcceleratorUsage {
-                index: 0,
-                utilization_percent: Some(90),
-                memory_used_mib: Some(2048)
-            },
-            AcceleratorUsage {
-                index: 1,
-                utilization_percent: None,
-                memory_used_mib: None
-            },
+            AcceleratorUsage { index: 0, utilization_percent: Some(90), memory_used_mib: Some(2048) },
+            AcceleratorUsage { index: 1, utilization_percent: None, memory_used_mib: None },
         ]
     );
     let json = serde_json::to_value(&usage[0]).expect("serialize");
@@ -125,10 +97,7 @@ fn usage_is_measured_for_real_devices_only() {
 
 #[test]
 fn discover_on_this_machine_never_fails() {
-    let o = DiscoveryOptions {
-        skip_nvml: false,
-        ..DiscoveryOptions::default()
-    };
+    let o = DiscoveryOptions { skip_nvml: false, ..DiscoveryOptions::default() };
     assert_eq!(o.sysfs_root, Path::new("/"));
     let inv = discover(&o);
     assert!(inv.cpu_cores >= 1);

@@ -6,18 +6,8 @@ use std::net::UdpSocket;
 /// reach us through. Connecting a UDP socket sends nothing; it only asks the kernel for the
 /// route. Falls back to 127.0.0.1 (single-machine setups).
 pub fn advertise_address(server: &str) -> String {
-    let authority = server
-        .split("://")
-        .nth(1)
-        .unwrap_or(server)
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let target = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
+    let authority = server.split("://").nth(1).unwrap_or(server).split('/').next().unwrap_or_default();
+    let target = if authority.contains(':') { authority.to_string() } else { format!("{authority}:80") };
     UdpSocket::bind("0.0.0.0:0")
         .and_then(|s| {
             s.connect(&target)?;
@@ -31,9 +21,6 @@ pub fn advertise_address(server: &str) -> String {
 mod tests {
     #[test]
     fn loopback_server_gives_loopback_address() {
-        assert_eq!(
-            super::advertise_address("http://127.0.0.1:7100"),
-            "127.0.0.1"
-        );
+        assert_eq!(super::advertise_address("http://127.0.0.1:7100"), "127.0.0.1");
     }
 }

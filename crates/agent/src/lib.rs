@@ -58,26 +58,17 @@ struct Agent {
 /// Runs until `stop` is cancelled; then stops every task it runs (SIGTERM, grace, SIGKILL).
 pub async fn run(config: AgentConfig, stop: CancellationToken) -> anyhow::Result<()> {
     let opts = config.discovery.clone();
-    let inventory = tokio::task::spawn_blocking(move || strata_accel::discover(&opts))
-        .await
-        .context("discovery")?;
-    let name = config
-        .name
-        .clone()
-        .unwrap_or_else(|| inventory.hostname.clone());
+    let inventory = tokio::task::spawn_blocking(move || strata_accel::discover(&opts)).await.context("discovery")?;
+    let name = config.name.clone().unwrap_or_else(|| inventory.hostname.clone());
     let address = match &config.advertise {
         Some(a) => a.clone(),
         None => advertise_address(&config.server),
     };
     let tasks_dir = config.data_dir.join("tasks");
-    std::fs::create_dir_all(&tasks_dir)
-        .with_context(|| format!("creating {}", tasks_dir.display()))?;
+    std::fs::create_dir_all(&tasks_dir).with_context(|| format!("creating {}", tasks_dir.display()))?;
     let leftovers = supervisor::kill_leftovers(&tasks_dir);
     if leftovers > 0 {
-        tracing::warn!(
-            count = leftovers,
-            "stopped tasks left by a previous run; the server requeues them"
-        );
+        tracing::warn!(count = leftovers, "stopped tasks left by a previous run; the server requeues them");
     }
     tracing::info!(
         node = %name,
@@ -157,14 +148,8 @@ impl Agent {
         self.ship_logs().await;
         let opts = self.config.discovery.clone();
         let inventory = self.inventory.clone();
-        let usage =
-            tokio::task::spawn_blocking(move || strata_accel::sample_usage(&opts, &inventory))
-                .await?;
-        let hb = Heartbeat {
-            node_id: self.node,
-            usage,
-            tasks: self.tasks.values().map(Supervised::report).collect(),
-        };
+        let usage = tokio::task::spawn_blocking(move || strata_accel::sample_usage(&opts, &inventory)).await?;
+        let hb = Heartbeat { node_id: self.node, usage, tasks: self.tasks.values().map(Supervised::report).collect() };
         let reply = match self.client.heartbeat(&hb).await {
             Ok(r) => r,
             Err(e) if e.code() == Some(ErrorCode::NotFound) => {
@@ -212,11 +197,7 @@ impl Agent {
                             break;
                         }
                     };
-                    match self
-                        .client
-                        .upload_log(task.assignment.task_id, stream, task.shipped[i], data)
-                        .await
-                    {
+                    match self.client.upload_log(task.assignment.task_id, stream, task.shipped[i], data).await {
                         Ok(()) => task.shipped[i] += take,
                         Err(e) => {
                             tracing::warn!(task = task.assignment.task_id, error = %e, "log upload failed; will retry");

@@ -44,10 +44,7 @@ impl Supervised {
             kill_at: None,
         };
         if let Err(e) = task.spawn() {
-            let message = format!(
-                "cannot start {:?}: {e}",
-                task.assignment.command.first().map_or("", String::as_str)
-            );
+            let message = format!("cannot start {:?}: {e}", task.assignment.command.first().map_or("", String::as_str));
             let _ = std::fs::write(task.log_path("stderr"), format!("strata: {message}\n"));
             task.state = TaskState::Failed;
             task.message = Some(message);
@@ -60,10 +57,7 @@ impl Supervised {
         let stdout = std::fs::File::create(self.log_path("stdout"))?;
         let stderr = std::fs::File::create(self.log_path("stderr"))?;
         let a = &self.assignment;
-        let (program, args) = a
-            .command
-            .split_first()
-            .ok_or_else(|| std::io::Error::other("empty command"))?;
+        let (program, args) = a.command.split_first().ok_or_else(|| std::io::Error::other("empty command"))?;
         let workdir = match &a.workdir {
             Some(w) => PathBuf::from(w),
             None => {
@@ -152,25 +146,18 @@ impl Supervised {
 
     /// Whether every byte the task wrote has been uploaded.
     pub fn logs_shipped(&self) -> bool {
-        STREAMS.iter().zip(self.shipped).all(|(stream, shipped)| {
-            std::fs::metadata(self.log_path(stream)).map_or(true, |m| m.len() <= shipped)
-        })
+        STREAMS
+            .iter()
+            .zip(self.shipped)
+            .all(|(stream, shipped)| std::fs::metadata(self.log_path(stream)).map_or(true, |m| m.len() <= shipped))
     }
 
     /// The state to tell the server. A finished task whose output is not all uploaded yet is
     /// still reported as running, so a job never shows as done with part of its logs.
     pub fn report(&self) -> TaskReport {
-        let state = if self.state != TaskState::Running && !self.logs_shipped() {
-            TaskState::Running
-        } else {
-            self.state
-        };
-        TaskReport {
-            task_id: self.assignment.task_id,
-            state,
-            exit_code: self.exit_code,
-            message: self.message.clone(),
-        }
+        let state =
+            if self.state != TaskState::Running && !self.logs_shipped() { TaskState::Running } else { self.state };
+        TaskReport { task_id: self.assignment.task_id, state, exit_code: self.exit_code, message: self.message.clone() }
     }
 }
 
@@ -183,10 +170,7 @@ pub fn kill_leftovers(tasks_dir: &Path) -> usize {
     let mut killed = 0;
     for entry in entries.flatten() {
         let file = entry.path().join("pgid");
-        if let Some(pgid) = std::fs::read_to_string(&file)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-        {
+        if let Some(pgid) = std::fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
             if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
                 killed += 1;
             }

@@ -4,8 +4,8 @@ use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use strata_domain::{
-    CpuMillis, ErrorCode, GpuRequest, JobId, JobSpec, JobState, MemoryMib, NodeId,
-    ReplicaResources, TaskState, TenantId,
+    CpuMillis, ErrorCode, GpuRequest, JobId, JobSpec, JobState, MemoryMib, NodeId, ReplicaResources, TaskState,
+    TenantId,
 };
 
 /// Limits that no sane request exceeds; past them the request is a typo, not a workload.
@@ -61,13 +61,7 @@ pub struct SubmitJob {
     pub idempotency_key: Option<String>,
 }
 
-fn ranged(
-    field: &str,
-    value: Option<i64>,
-    default: i64,
-    min: i64,
-    max: i64,
-) -> Result<i64, ApiError> {
+fn ranged(field: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
     let v = value.unwrap_or(default);
     if v < min || v > max {
         return Err(ApiError::field(
@@ -83,8 +77,7 @@ impl SubmitJob {
     /// Checks every field and builds the domain job, or says which field is wrong and why.
     /// Checks that need the fleet (does any node have this chip?) are the server's.
     pub fn into_spec(self) -> Result<JobSpec, ApiError> {
-        let invalid =
-            |field: &str, msg: String| ApiError::field(ErrorCode::InvalidField, field, msg);
+        let invalid = |field: &str, msg: String| ApiError::field(ErrorCode::InvalidField, field, msg);
         let program = match self.command.first() {
             Some(p) if !p.trim().is_empty() => p.clone(),
             _ => {
@@ -94,14 +87,9 @@ impl SubmitJob {
                 ))
             }
         };
-        let name = self
-            .name
-            .unwrap_or_else(|| program.rsplit('/').next().unwrap_or(&program).to_string());
+        let name = self.name.unwrap_or_else(|| program.rsplit('/').next().unwrap_or(&program).to_string());
         if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
-            return Err(invalid(
-                "name",
-                format!("name must be 1 to {MAX_NAME_LEN} printable characters"),
-            ));
+            return Err(invalid("name", format!("name must be 1 to {MAX_NAME_LEN} printable characters")));
         }
         for key in self.env.keys() {
             let valid = !key.is_empty()
@@ -110,32 +98,23 @@ impl SubmitJob {
             if !valid {
                 return Err(invalid(
                     "env",
-                    format!("environment variable name {key:?} must be letters, digits and _, not starting with a digit"),
+                    format!(
+                        "environment variable name {key:?} must be letters, digits and _, not starting with a digit"
+                    ),
                 ));
             }
         }
         let replicas = ranged("replicas", self.replicas, 1, 1, MAX_REPLICAS)?;
         let cpu = ranged("cpu_milli", self.cpu_milli, 1000, 1, MAX_CPU_MILLI)?;
         let memory = ranged("memory_mib", self.memory_mib, 512, 1, MAX_MEMORY_MIB)?;
-        let gpu_raw = ranged(
-            "gpu_milli",
-            self.gpu_milli,
-            0,
-            0,
-            i64::from(GpuRequest::MAX_DEVICES) * 1000,
-        )?;
+        let gpu_raw = ranged("gpu_milli", self.gpu_milli, 0, 0, i64::from(GpuRequest::MAX_DEVICES) * 1000)?;
         let gpu = GpuRequest::try_from(gpu_raw as u32).map_err(|m| invalid("gpu_milli", m))?;
         let priority = ranged("priority", self.priority, 0, -1000, 1000)?;
         let max_retries = ranged("max_retries", self.max_retries, 0, 0, MAX_RETRIES)?;
-        for (field, models) in [
-            ("gpu_models", &self.gpu_models),
-            ("preferred_gpu_models", &self.preferred_gpu_models),
-        ] {
+        for (field, models) in [("gpu_models", &self.gpu_models), ("preferred_gpu_models", &self.preferred_gpu_models)]
+        {
             if models.iter().any(|m| m.trim().is_empty()) {
-                return Err(invalid(
-                    field,
-                    format!("{field} must not contain empty names"),
-                ));
+                return Err(invalid(field, format!("{field} must not contain empty names")));
             }
             if gpu == GpuRequest::None && !models.is_empty() {
                 return Err(invalid(

@@ -21,9 +21,7 @@ impl NodeState {
     }
 
     pub fn parse(s: &str) -> Option<NodeState> {
-        [NodeState::Ready, NodeState::NotReady]
-            .into_iter()
-            .find(|n| n.as_str() == s)
+        [NodeState::Ready, NodeState::NotReady].into_iter().find(|n| n.as_str() == s)
     }
 }
 

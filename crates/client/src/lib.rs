@@ -20,11 +20,7 @@ pub enum ClientError {
     #[error("cannot talk to the server at {url}: {source}")]
     Transport { url: String, source: reqwest::Error },
     #[error("unexpected answer from {url} ({status}): {body}")]
-    Unexpected {
-        url: String,
-        status: u16,
-        body: String,
-    },
+    Unexpected { url: String, status: u16, body: String },
 }
 
 impl ClientError {
@@ -49,15 +45,8 @@ pub struct Client {
 impl Client {
     /// `base` is the server's root URL, e.g. `http://127.0.0.1:7100`.
     pub fn new(base: &str, token: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
-        Client {
-            base: base.trim_end_matches('/').to_string(),
-            token: token.to_string(),
-            http,
-        }
+        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().unwrap_or_default();
+        Client { base: base.trim_end_matches('/').to_string(), token: token.to_string(), http }
     }
 
     pub fn base(&self) -> &str {
@@ -68,19 +57,12 @@ impl Client {
         format!("{}/api/v1{path}", self.base)
     }
 
-    async fn send<T: DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-        url: String,
-    ) -> Result<T> {
+    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder, url: String) -> Result<T> {
         let resp = req
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
         decode(resp, url).await
     }
 
@@ -118,11 +100,7 @@ impl Client {
     }
 
     /// The job's output as a stream of byte chunks (with `follow`, until the job ends).
-    pub async fn job_logs(
-        &self,
-        id: i64,
-        q: &LogQuery,
-    ) -> Result<impl Stream<Item = reqwest::Result<Vec<u8>>>> {
+    pub async fn job_logs(&self, id: i64, q: &LogQuery) -> Result<impl Stream<Item = reqwest::Result<Vec<u8>>>> {
         let url = self.url(&format!("/jobs/{id}/logs"));
         let resp = self
             .http
@@ -131,10 +109,7 @@ impl Client {
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
         if !resp.status().is_success() {
             return Err(error_from(resp, url).await);
         }
@@ -178,29 +153,17 @@ impl Client {
     pub async fn heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply> {
         self.post("/agent/heartbeat", hb).await
     }
-    pub async fn upload_log(
-        &self,
-        task_id: i64,
-        stream: &str,
-        offset: u64,
-        data: Vec<u8>,
-    ) -> Result<()> {
+    pub async fn upload_log(&self, task_id: i64, stream: &str, offset: u64, data: Vec<u8>) -> Result<()> {
         let url = self.url(&format!("/agent/tasks/{task_id}/logs"));
         let resp = self
             .http
             .post(&url)
-            .query(&[
-                ("stream", stream.to_string()),
-                ("offset", offset.to_string()),
-            ])
+            .query(&[("stream", stream.to_string()), ("offset", offset.to_string())])
             .bearer_auth(&self.token)
             .body(data)
             .send()
             .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
         if resp.status().is_success() {
             Ok(())
         } else {
@@ -214,10 +177,7 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response, url: String) -> Re
     if !status.is_success() {
         return Err(error_from(resp, url).await);
     }
-    let text = resp.text().await.map_err(|source| ClientError::Transport {
-        url: url.clone(),
-        source,
-    })?;
+    let text = resp.text().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
     serde_json::from_str(&text).map_err(|_| ClientError::Unexpected {
         url,
         status: status.as_u16(),
@@ -229,14 +189,7 @@ async fn error_from(resp: reqwest::Response, url: String) -> ClientError {
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap_or_default();
     match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(body) => ClientError::Api {
-            status,
-            error: body.error,
-        },
-        Err(_) => ClientError::Unexpected {
-            url,
-            status,
-            body: text.chars().take(500).collect(),
-        },
+        Ok(body) => ClientError::Api { status, error: body.error },
+        Err(_) => ClientError::Unexpected { url, status, body: text.chars().take(500).collect() },
     }
 }

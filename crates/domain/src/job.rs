@@ -117,13 +117,8 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub const ALL: [JobState; 5] = [
-        JobState::Pending,
-        JobState::Running,
-        JobState::Succeeded,
-        JobState::Failed,
-        JobState::Cancelled,
-    ];
+    pub const ALL: [JobState; 5] =
+        [JobState::Pending, JobState::Running, JobState::Succeeded, JobState::Failed, JobState::Cancelled];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -140,10 +135,7 @@ impl JobState {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobState::Succeeded | JobState::Failed | JobState::Cancelled
-        )
+        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
     }
 }
 
@@ -206,10 +198,7 @@ mod tests {
     #[test]
     fn gpu_request_parses_shares_and_whole_devices() {
         assert_eq!(GpuRequest::try_from(0), Ok(GpuRequest::None));
-        assert_eq!(
-            GpuRequest::try_from(250),
-            Ok(GpuRequest::Fraction(GpuMillis(250)))
-        );
+        assert_eq!(GpuRequest::try_from(250), Ok(GpuRequest::Fraction(GpuMillis(250))));
         assert_eq!(GpuRequest::try_from(8000), Ok(GpuRequest::Whole(8)));
         let err = GpuRequest::try_from(1500).unwrap_err();
         assert!(err.contains("neither a share"), "{err}");

@@ -37,10 +37,8 @@ pub fn settle(tasks: &[TaskOutcome<'_>], failures: u32, max_retries: u32) -> Ver
     if tasks.is_empty() {
         return Verdict::Unchanged;
     }
-    let broken = tasks
-        .iter()
-        .filter(|t| matches!(t.state, TaskState::Failed | TaskState::Lost))
-        .min_by_key(|t| t.replica);
+    let broken =
+        tasks.iter().filter(|t| matches!(t.state, TaskState::Failed | TaskState::Lost)).min_by_key(|t| t.replica);
     if let Some(task) = broken {
         let what = match (task.state, task.exit_code) {
             (TaskState::Lost, _) => format!(
@@ -50,10 +48,7 @@ pub fn settle(tasks: &[TaskOutcome<'_>], failures: u32, max_retries: u32) -> Ver
                 task.message.unwrap_or("its node stopped answering")
             ),
             (_, Some(code)) => {
-                format!(
-                    "replica {} on {} exited with code {code}",
-                    task.replica, task.node_name
-                )
+                format!("replica {} on {} exited with code {code}", task.replica, task.node_name)
             }
             (_, None) => format!(
                 "replica {} on {} failed ({})",
@@ -63,24 +58,17 @@ pub fn settle(tasks: &[TaskOutcome<'_>], failures: u32, max_retries: u32) -> Ver
             ),
         };
         return if failures < max_retries {
-            Verdict::Requeue {
-                reason: format!("{what}; retry {} of {max_retries}", failures + 1),
-            }
+            Verdict::Requeue { reason: format!("{what}; retry {} of {max_retries}", failures + 1) }
         } else if max_retries == 0 {
             Verdict::Failed { reason: what }
         } else {
-            Verdict::Failed {
-                reason: format!("{what}; all {max_retries} retries used"),
-            }
+            Verdict::Failed { reason: format!("{what}; all {max_retries} retries used") }
         };
     }
     if tasks.iter().all(|t| t.state == TaskState::Succeeded) {
         return Verdict::Succeeded;
     }
-    if tasks
-        .iter()
-        .all(|t| matches!(t.state, TaskState::Running | TaskState::Succeeded))
-    {
+    if tasks.iter().all(|t| matches!(t.state, TaskState::Running | TaskState::Succeeded)) {
         return Verdict::Running;
     }
     Verdict::Unchanged
@@ -91,73 +79,41 @@ mod tests {
     use super::*;
 
     fn task(replica: u32, state: TaskState, exit_code: Option<i32>) -> TaskOutcome<'static> {
-        TaskOutcome {
-            replica,
-            node_name: "node-a",
-            state,
-            exit_code,
-            message: None,
-        }
+        TaskOutcome { replica, node_name: "node-a", state, exit_code, message: None }
     }
 
     #[test]
     fn all_succeeded_is_success() {
-        let tasks = [
-            task(0, TaskState::Succeeded, Some(0)),
-            task(1, TaskState::Succeeded, Some(0)),
-        ];
+        let tasks = [task(0, TaskState::Succeeded, Some(0)), task(1, TaskState::Succeeded, Some(0))];
         assert_eq!(settle(&tasks, 0, 0), Verdict::Succeeded);
     }
 
     #[test]
     fn partly_assigned_is_unchanged_and_all_running_is_running() {
-        let tasks = [
-            task(0, TaskState::Running, None),
-            task(1, TaskState::Assigned, None),
-        ];
+        let tasks = [task(0, TaskState::Running, None), task(1, TaskState::Assigned, None)];
         assert_eq!(settle(&tasks, 0, 0), Verdict::Unchanged);
-        let tasks = [
-            task(0, TaskState::Running, None),
-            task(1, TaskState::Succeeded, Some(0)),
-        ];
+        let tasks = [task(0, TaskState::Running, None), task(1, TaskState::Succeeded, Some(0))];
         assert_eq!(settle(&tasks, 0, 0), Verdict::Running);
     }
 
     #[test]
     fn failure_requeues_while_retries_remain() {
-        let tasks = [
-            task(0, TaskState::Running, None),
-            task(1, TaskState::Failed, Some(3)),
-        ];
+        let tasks = [task(0, TaskState::Running, None), task(1, TaskState::Failed, Some(3))];
         assert_eq!(
             settle(&tasks, 0, 2),
-            Verdict::Requeue {
-                reason: "replica 1 on node-a exited with code 3; retry 1 of 2".into()
-            }
+            Verdict::Requeue { reason: "replica 1 on node-a exited with code 3; retry 1 of 2".into() }
         );
         assert_eq!(
             settle(&tasks, 2, 2),
-            Verdict::Failed {
-                reason: "replica 1 on node-a exited with code 3; all 2 retries used".into()
-            }
+            Verdict::Failed { reason: "replica 1 on node-a exited with code 3; all 2 retries used".into() }
         );
-        assert_eq!(
-            settle(&tasks, 0, 0),
-            Verdict::Failed {
-                reason: "replica 1 on node-a exited with code 3".into()
-            }
-        );
+        assert_eq!(settle(&tasks, 0, 0), Verdict::Failed { reason: "replica 1 on node-a exited with code 3".into() });
     }
 
     #[test]
     fn lost_replica_names_its_node() {
         let tasks = [task(0, TaskState::Lost, None)];
-        let Verdict::Requeue { reason } = settle(&tasks, 0, 1) else {
-            panic!("expected requeue")
-        };
-        assert!(
-            reason.contains("was lost (its node stopped answering)"),
-            "{reason}"
-        );
+        let Verdict::Requeue { reason } = settle(&tasks, 0, 1) else { panic!("expected requeue") };
+        assert!(reason.contains("was lost (its node stopped answering)"), "{reason}");
     }
 }

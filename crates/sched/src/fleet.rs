@@ -138,33 +138,19 @@ impl<'a> Fleet<'a> {
                 p.iter().position(|x| x == m).unwrap_or(p.len())
             })
             .collect();
-        Needs {
-            cpu: res.cpu_milli.0,
-            mem: res.memory_mib.0,
-            gpu,
-            allowed,
-            pref,
-            res,
-        }
+        Needs { cpu: res.cpu_milli.0, mem: res.memory_mib.0, gpu, allowed, pref, res }
     }
 }
 
 impl Node<'_> {
     /// Free milli-GPU on devices of models this job may use.
     pub fn allowed_free(&self, needs: &Needs) -> u64 {
-        self.gpus
-            .iter()
-            .filter(|d| needs.allowed[d.model])
-            .map(|d| u64::from(d.free))
-            .sum()
+        self.gpus.iter().filter(|d| needs.allowed[d.model]).map(|d| u64::from(d.free)).sum()
     }
 
     /// Fully free devices of one model.
     fn whole_free(&self, model: usize) -> u32 {
-        self.gpus
-            .iter()
-            .filter(|d| d.model == model && d.free == WHOLE)
-            .count() as u32
+        self.gpus.iter().filter(|d| d.model == model && d.free == WHOLE).count() as u32
     }
 
     /// The GPU half of a fit, ignoring CPU and memory: (choice, preference rank, device free after).

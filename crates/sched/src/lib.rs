@@ -16,7 +16,7 @@ mod quota;
 mod reason;
 
 pub use model::{
-    Decisions, GpuAssignment, GpuSlot, NodeView, PendingJob, Placement, ReplicaPlacement,
-    SchedInput, TenantLimits, Waiting,
+    Decisions, GpuAssignment, GpuSlot, NodeView, PendingJob, Placement, ReplicaPlacement, SchedInput, TenantLimits,
+    Waiting,
 };
 pub use place::schedule;

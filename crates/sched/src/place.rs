@@ -5,9 +5,7 @@
 //! rack, else anywhere, using as few nodes as possible.
 
 use crate::fleet::{Fleet, Needs, Score, Taken};
-use crate::model::{
-    Decisions, GpuAssignment, PendingJob, Placement, ReplicaPlacement, SchedInput, Waiting,
-};
+use crate::model::{Decisions, GpuAssignment, PendingJob, Placement, ReplicaPlacement, SchedInput, Waiting};
 use crate::quota::{Demand, Quotas};
 use crate::reason;
 use std::cmp::Reverse;
@@ -24,24 +22,14 @@ pub fn schedule(input: &SchedInput) -> Decisions {
     let mut out = Decisions::default();
     for job in order {
         match place_job(&mut fleet, &mut quotas, job) {
-            Ok(replicas) => out.placements.push(Placement {
-                job: job.id,
-                replicas,
-            }),
-            Err(reason) => out.waiting.push(Waiting {
-                job: job.id,
-                reason,
-            }),
+            Ok(replicas) => out.placements.push(Placement { job: job.id, replicas }),
+            Err(reason) => out.waiting.push(Waiting { job: job.id, reason }),
         }
     }
     out
 }
 
-fn place_job(
-    fleet: &mut Fleet,
-    quotas: &mut Quotas,
-    job: &PendingJob,
-) -> Result<Vec<ReplicaPlacement>, String> {
+fn place_job(fleet: &mut Fleet, quotas: &mut Quotas, job: &PendingJob) -> Result<Vec<ReplicaPlacement>, String> {
     if job.replicas == 0 {
         return Err("asks for 0 replicas; there is nothing to place".to_string());
     }
@@ -85,10 +73,7 @@ fn place_gang(fleet: &mut Fleet, needs: &Needs, r: u32) -> Result<Vec<ReplicaPla
         .nodes
         .iter()
         .enumerate()
-        .filter_map(|(node, n)| {
-            n.capacity(needs, r)
-                .map(|(count, score)| Eval { node, count, score })
-        })
+        .filter_map(|(node, n)| n.capacity(needs, r).map(|(count, score)| Eval { node, count, score }))
         .collect();
     let total: u64 = evals.iter().map(|e| u64::from(e.count)).sum();
     if total < u64::from(r) {
@@ -177,26 +162,14 @@ fn commit(fleet: &mut Fleet, needs: &Needs, plan: &Plan) -> Option<Vec<ReplicaPl
             }
         }
     }
-    Some(
-        done.iter()
-            .map(|(n, taken)| replica(fleet, *n, taken))
-            .collect(),
-    )
+    Some(done.iter().map(|(n, taken)| replica(fleet, *n, taken)).collect())
 }
 
 fn replica(fleet: &Fleet, node: usize, taken: &Taken) -> ReplicaPlacement {
     let n = &fleet.nodes[node];
-    let gpus = taken
-        .iter()
-        .map(|&(pos, milli)| GpuAssignment {
-            index: n.gpus[pos].index,
-            milli: GpuMillis(milli),
-        })
-        .collect();
-    ReplicaPlacement {
-        node: n.view.id,
-        gpus,
-    }
+    let gpus =
+        taken.iter().map(|&(pos, milli)| GpuAssignment { index: n.gpus[pos].index, milli: GpuMillis(milli) }).collect();
+    ReplicaPlacement { node: n.view.id, gpus }
 }
 
 #[cfg(test)]
@@ -204,13 +177,7 @@ mod tests {
     use super::*;
 
     fn eval(node: usize, count: u32) -> Eval {
-        let score = Score {
-            pref: 0,
-            dev_after: 0,
-            gpu_after: 0,
-            cpu_after: 0,
-            mem_after: 0,
-        };
+        let score = Score { pref: 0, dev_after: 0, gpu_after: 0, cpu_after: 0, mem_after: 0 };
         Eval { node, count, score }
     }
 

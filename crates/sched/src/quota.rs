@@ -41,12 +41,7 @@ impl<'a> Quotas<'a> {
         let by_tenant = tenants
             .iter()
             .map(|t| {
-                let usage = Usage {
-                    limits: t,
-                    gpu: t.used_gpu_milli,
-                    cpu: t.used_cpu_milli,
-                    mem: t.used_memory_mib,
-                };
+                let usage = Usage { limits: t, gpu: t.used_gpu_milli, cpu: t.used_cpu_milli, mem: t.used_memory_mib };
                 (t.tenant, usage)
             })
             .collect();
@@ -72,14 +67,8 @@ impl<'a> Quotas<'a> {
             };
             let would = used.saturating_add(need);
             if would > limit {
-                let name = if l.name.is_empty() {
-                    l.tenant.to_string()
-                } else {
-                    l.name.clone()
-                };
-                return Err(format!(
-                    "tenant {name} quota: would use {would} of {limit} {unit} ({used} in use)"
-                ));
+                let name = if l.name.is_empty() { l.tenant.to_string() } else { l.name.clone() };
+                return Err(format!("tenant {name} quota: would use {would} of {limit} {unit} ({used} in use)"));
             }
         }
         Ok(())

@@ -18,11 +18,7 @@ pub(crate) fn capacity(fleet: &Fleet, needs: &Needs, replicas: u32, fits_now: u6
         return no_such_model(fleet, needs);
     }
     if replicas > 1 && fits_now > 0 {
-        let (verb, noun) = if fits_now == 1 {
-            ("fits", "replica")
-        } else {
-            ("fit", "replicas")
-        };
+        let (verb, noun) = if fits_now == 1 { ("fits", "replica") } else { ("fit", "replicas") };
         return format!(
             "needs {replicas} replicas of {}; only {fits_now} {noun} {verb} now ({})",
             replica_desc(needs),
@@ -38,17 +34,10 @@ pub(crate) fn capacity(fleet: &Fleet, needs: &Needs, replicas: u32, fits_now: u6
 fn no_such_model(fleet: &Fleet, needs: &Needs) -> String {
     let wanted = &needs.res.gpu_models;
     if wanted.is_empty() || fleet.models.is_empty() {
-        return format!(
-            "needs {} but no schedulable node has a GPU",
-            gpu_desc(needs)
-        );
+        return format!("needs {} but no schedulable node has a GPU", gpu_desc(needs));
     }
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
-    format!(
-        "no node has a GPU of model {}; models in the fleet: {}",
-        either(&wanted),
-        fleet.models.join(", ")
-    )
+    format!("no node has a GPU of model {}; models in the fleet: {}", either(&wanted), fleet.models.join(", "))
 }
 
 /// The GPU part alone does not fit on any node.
@@ -59,9 +48,7 @@ fn gpu_shortfall(fleet: &Fleet, needs: &Needs) -> Option<String> {
             let desc = gpu_desc(needs);
             let (most, node) = best_node(fleet, |nd| installed_block(nd, needs));
             if most < u64::from(n) {
-                return Some(format!(
-                    "needs {desc} on one node; no schedulable node has more than {most} ({node})"
-                ));
+                return Some(format!("needs {desc} on one node; no schedulable node has more than {most} ({node})"));
             }
             let (block, node) = best_node(fleet, |nd| free_block(nd, needs));
             if block >= u64::from(n) {
@@ -75,12 +62,8 @@ fn gpu_shortfall(fleet: &Fleet, needs: &Needs) -> Option<String> {
         }
         Gpu::Share(m) => {
             let (most, node) = best_node(fleet, |nd| share_room(nd, needs));
-            (most < u64::from(m)).then(|| {
-                format!(
-                    "needs {}; the most free on any allowed device is {most} on {node}",
-                    gpu_desc(needs)
-                )
-            })
+            (most < u64::from(m))
+                .then(|| format!("needs {}; the most free on any allowed device is {most} on {node}", gpu_desc(needs)))
         }
     }
 }
@@ -95,20 +78,14 @@ fn cpu_or_memory_shortfall(fleet: &Fleet, needs: &Needs) -> Option<String> {
     }
     let (mem, node) = best_node(fleet, |n| n.mem);
     (mem < needs.mem).then(|| {
-        format!(
-            "needs {} MiB memory per replica; the most free on any node is {mem} MiB on {node}",
-            needs.mem
-        )
+        format!("needs {} MiB memory per replica; the most free on any node is {mem} MiB on {node}", needs.mem)
     })
 }
 
 /// Every resource is free somewhere, but never all on the same node. Points at the node that
 /// comes closest: for GPU jobs the one with the GPUs and the most free CPU.
 fn not_together(fleet: &Fleet, needs: &Needs) -> String {
-    let head = format!(
-        "needs {} on one node; no node has all of it free at once",
-        replica_desc(needs)
-    );
+    let head = format!("needs {} on one node; no node has all of it free at once", replica_desc(needs));
     let closest = fleet
         .nodes
         .iter()
@@ -125,17 +102,9 @@ fn not_together(fleet: &Fleet, needs: &Needs) -> String {
     if short.is_empty() {
         return head;
     }
-    let has = if needs.gpu == Gpu::None {
-        "has room"
-    } else {
-        "has the GPUs"
-    };
+    let has = if needs.gpu == Gpu::None { "has room" } else { "has the GPUs" };
     let short: Vec<&str> = short.iter().map(String::as_str).collect();
-    format!(
-        "{head} ({} {has} but only {} free)",
-        node.view.name,
-        and_list(&short)
-    )
+    format!("{head} ({} {has} but only {} free)", node.view.name, and_list(&short))
 }
 
 /// For a gang that partly fits: the biggest single-node offer of the binding resource.
@@ -182,24 +151,14 @@ fn count_per_model(node: &Node, needs: &Needs, pred: impl Fn(u32) -> bool) -> u6
     node.models
         .iter()
         .filter(|&&m| needs.allowed[m])
-        .map(|&m| {
-            node.gpus
-                .iter()
-                .filter(|d| d.model == m && pred(d.free))
-                .count() as u64
-        })
+        .map(|&m| node.gpus.iter().filter(|d| d.model == m && pred(d.free)).count() as u64)
         .max()
         .unwrap_or(0)
 }
 
 /// The most free milli-GPU on any one allowed device of the node.
 fn share_room(node: &Node, needs: &Needs) -> u64 {
-    node.gpus
-        .iter()
-        .filter(|d| needs.allowed[d.model])
-        .map(|d| u64::from(d.free))
-        .max()
-        .unwrap_or(0)
+    node.gpus.iter().filter(|d| needs.allowed[d.model]).map(|d| u64::from(d.free)).max().unwrap_or(0)
 }
 
 /// "8×H100-80GB", "8×GPU (any model)", "500 milli-GPU on one A100-40GB".

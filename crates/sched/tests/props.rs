@@ -5,62 +5,40 @@
 
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
-use strata_domain::{
-    CpuMillis, GpuMillis, GpuRequest, JobId, MemoryMib, NodeId, ReplicaResources, TenantId,
-};
+use strata_domain::{CpuMillis, GpuMillis, GpuRequest, JobId, MemoryMib, NodeId, ReplicaResources, TenantId};
 use strata_sched::{schedule, GpuSlot, NodeView, PendingJob, SchedInput, TenantLimits};
 
 /// The last model never appears in a fleet, so constraints naming it cannot be met.
 const MODELS: [&str; 4] = ["A100-40GB", "H100-80GB", "MI300X", "B200"];
 
-fn arb_node(
-    models_in_fleet: usize,
-) -> impl Strategy<Value = (Option<u8>, u64, u64, Vec<(usize, u32)>)> {
-    let gpu = (
-        0..models_in_fleet,
-        prop::sample::select(vec![0u32, 250, 500, 900, 1000, 1000, 1000]),
-    );
-    (
-        prop::option::of(0u8..3),
-        0u64..64_000,
-        0u64..256_000,
-        prop::collection::vec(gpu, 0..=8),
-    )
+fn arb_node(models_in_fleet: usize) -> impl Strategy<Value = (Option<u8>, u64, u64, Vec<(usize, u32)>)> {
+    let gpu = (0..models_in_fleet, prop::sample::select(vec![0u32, 250, 500, 900, 1000, 1000, 1000]));
+    (prop::option::of(0u8..3), 0u64..64_000, 0u64..256_000, prop::collection::vec(gpu, 0..=8))
 }
 
 fn arb_job() -> impl Strategy<Value = PendingJob> {
     let gpu = prop::sample::select(vec![0u32, 100, 250, 500, 999, 1000, 1000, 2000, 4000, 8000]);
     let model_list = prop::collection::vec(0..MODELS.len(), 0..=2);
-    (
-        (1i64..4, 0i32..3, 0i64..10, 1u32..=4),
-        (0u64..16_000, 0u64..32_000, gpu),
-        (model_list.clone(), model_list),
-    )
-        .prop_map(
-            |((tenant, priority, submitted, replicas), (cpu, mem, gpu), (allowed, pref))| {
-                let names = |ix: Vec<usize>| -> Vec<String> {
-                    ix.into_iter()
-                        .map(|i| MODELS[i].to_string())
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .collect()
-                };
-                PendingJob {
-                    id: JobId(0),
-                    tenant: TenantId(tenant),
-                    priority,
-                    submitted_at_ms: submitted,
-                    replicas,
-                    resources: ReplicaResources {
-                        cpu_milli: CpuMillis(cpu),
-                        memory_mib: MemoryMib(mem),
-                        gpu_milli: GpuRequest::try_from(gpu).unwrap_or(GpuRequest::None),
-                        gpu_models: names(allowed),
-                        preferred_gpu_models: names(pref),
-                    },
-                }
-            },
-        )
+    ((1i64..4, 0i32..3, 0i64..10, 1u32..=4), (0u64..16_000, 0u64..32_000, gpu), (model_list.clone(), model_list))
+        .prop_map(|((tenant, priority, submitted, replicas), (cpu, mem, gpu), (allowed, pref))| {
+            let names = |ix: Vec<usize>| -> Vec<String> {
+                ix.into_iter().map(|i| MODELS[i].to_string()).collect::<BTreeSet<_>>().into_iter().collect()
+            };
+            PendingJob {
+                id: JobId(0),
+                tenant: TenantId(tenant),
+                priority,
+                submitted_at_ms: submitted,
+                replicas,
+                resources: ReplicaResources {
+                    cpu_milli: CpuMillis(cpu),
+                    memory_mib: MemoryMib(mem),
+                    gpu_milli: GpuRequest::try_from(gpu).unwrap_or(GpuRequest::None),
+                    gpu_models: names(allowed),
+                    preferred_gpu_models: names(pref),
+                },
+            }
+        })
 }
 
 fn arb_tenant(id: i64) -> impl Strategy<Value = TenantLimits> {
@@ -112,14 +90,7 @@ fn arb_input() -> impl Strategy<Value = SchedInput> {
                         .collect(),
                 })
                 .collect(),
-            pending: jobs
-                .into_iter()
-                .enumerate()
-                .map(|(i, j)| PendingJob {
-                    id: JobId(i as i64 + 1),
-                    ..j
-                })
-                .collect(),
+            pending: jobs.into_iter().enumerate().map(|(i, j)| PendingJob { id: JobId(i as i64 + 1), ..j }).collect(),
             // Tenant 3 is absent: unlimited.
             tenants: vec![t1, t2],
             now_ms: 0,

@@ -10,13 +10,7 @@ use strata_domain::{CpuMillis, GpuRequest, TenantId};
 use strata_sched::{schedule, NodeView, PendingJob, SchedInput, TenantLimits};
 
 fn input(nodes: Vec<NodeView>, pending: Vec<PendingJob>, tenants: Vec<TenantLimits>) -> SchedInput {
-    SchedInput {
-        nodes,
-        pending,
-        tenants,
-        now_ms: 0,
-        seed: 0,
-    }
+    SchedInput { nodes, pending, tenants, now_ms: 0, seed: 0 }
 }
 
 #[track_caller]
@@ -32,53 +26,30 @@ fn models(mut j: PendingJob, allowed: &[&str], preferred: &[&str]) -> PendingJob
 }
 
 fn gang(id: i64, replicas: u32, gpu_milli: u32) -> PendingJob {
-    PendingJob {
-        replicas,
-        ..job(id, gpu_milli)
-    }
+    PendingJob { replicas, ..job(id, gpu_milli) }
 }
 
 #[test]
 fn single_gpu_job_goes_to_the_fuller_node() {
     let busy = [("A100", 0), ("A100", 0), ("A100", 1000), ("A100", 1000)];
     let nodes = vec![node(1, None, &whole("A100", 8)), node(2, None, &busy)];
-    check(
-        input(nodes, vec![job(1, 1000)], vec![]),
-        &["job 1 -> n2[2]"],
-    );
+    check(input(nodes, vec![job(1, 1000)], vec![]), &["job 1 -> n2[2]"]);
 }
 
 #[test]
 fn fractional_share_packs_onto_the_tightest_device() {
     let nodes = vec![
         node(1, None, &whole("A100", 8)),
-        node(
-            2,
-            None,
-            &[("A100", 1000), ("A100", 400), ("A100", 300), ("A100", 200)],
-        ),
+        node(2, None, &[("A100", 1000), ("A100", 400), ("A100", 300), ("A100", 200)]),
     ];
     let pending = vec![job(1, 250), job(2, 250), job(3, 500)];
-    check(
-        input(nodes, pending, vec![]),
-        &[
-            "job 1 -> n2[2:250]",
-            "job 2 -> n2[1:250]",
-            "job 3 -> n2[0:500]",
-        ],
-    );
+    check(input(nodes, pending, vec![]), &["job 1 -> n2[2:250]", "job 2 -> n2[1:250]", "job 3 -> n2[0:500]"]);
 }
 
 #[test]
 fn gang_of_two_by_four_shares_one_eight_gpu_node() {
-    let nodes = vec![
-        node(1, None, &whole("H100", 8)),
-        node(2, None, &whole("H100", 8)),
-    ];
-    check(
-        input(nodes, vec![gang(1, 2, 4000)], vec![]),
-        &["job 1 -> n1[0,1,2,3] n1[4,5,6,7]"],
-    );
+    let nodes = vec![node(1, None, &whole("H100", 8)), node(2, None, &whole("H100", 8))];
+    check(input(nodes, vec![gang(1, 2, 4000)], vec![]), &["job 1 -> n1[0,1,2,3] n1[4,5,6,7]"]);
 }
 
 #[test]
@@ -89,10 +60,7 @@ fn split_gang_prefers_one_rack() {
         node(3, Some("c"), &whole("H100", 2)),
         node(4, Some("b"), &whole("H100", 4)),
     ];
-    check(
-        input(nodes, vec![gang(1, 2, 4000)], vec![]),
-        &["job 1 -> n2[0,1,2,3] n4[0,1,2,3]"],
-    );
+    check(input(nodes, vec![gang(1, 2, 4000)], vec![]), &["job 1 -> n2[0,1,2,3] n4[0,1,2,3]"]);
 }
 
 #[test]
@@ -102,18 +70,12 @@ fn split_gang_uses_fewest_nodes_when_no_rack_holds_it() {
         node(2, Some("b"), &whole("H100", 6)),
         node(3, None, &whole("H100", 4)),
     ];
-    check(
-        input(nodes, vec![gang(1, 4, 2000)], vec![]),
-        &["job 1 -> n2[0,1] n2[2,3] n2[4,5] n1[0,1]"],
-    );
+    check(input(nodes, vec![gang(1, 4, 2000)], vec![]), &["job 1 -> n2[0,1] n2[2,3] n2[4,5] n1[0,1]"]);
 }
 
 #[test]
 fn gang_that_cannot_fit_whole_waits_without_blocking_others() {
-    let nodes = vec![
-        node(1, None, &whole("H100", 4)),
-        node(2, None, &[("H100", 0)]),
-    ];
+    let nodes = vec![node(1, None, &whole("H100", 4)), node(2, None, &[("H100", 0)])];
     check(
         input(nodes, vec![gang(1, 2, 4000), job(2, 1000)], vec![]),
         &[
@@ -143,52 +105,29 @@ fn quota_blocks_with_reason_and_is_charged_within_the_cycle() {
 fn quota_is_checked_before_capacity_and_other_tenants_are_unlimited() {
     let nodes = vec![node(1, None, &whole("H100", 1))];
     let tenants = vec![tenant(1, "team-a", Some(0), 0)];
-    let other = PendingJob {
-        tenant: TenantId(2),
-        ..job(2, 1000)
-    };
+    let other = PendingJob { tenant: TenantId(2), ..job(2, 1000) };
     check(
         input(nodes, vec![job(1, 8000), other], tenants),
-        &[
-            "job 2 -> n1[0]",
-            "job 1 waits: tenant team-a quota: would use 8000 of 0 milli-GPU (0 in use)",
-        ],
+        &["job 2 -> n1[0]", "job 1 waits: tenant team-a quota: would use 8000 of 0 milli-GPU (0 in use)"],
     );
 }
 
 #[test]
 fn higher_priority_then_older_then_lower_id_goes_first() {
     let nodes = vec![node(1, None, &whole("A100", 2))];
-    let urgent = PendingJob {
-        priority: 5,
-        submitted_at_ms: 100,
-        ..job(9, 1000)
-    };
-    let old = PendingJob {
-        submitted_at_ms: 1,
-        ..job(7, 1000)
-    };
-    let twin = PendingJob {
-        submitted_at_ms: 1,
-        ..job(3, 1000)
-    };
+    let urgent = PendingJob { priority: 5, submitted_at_ms: 100, ..job(9, 1000) };
+    let old = PendingJob { submitted_at_ms: 1, ..job(7, 1000) };
+    let twin = PendingJob { submitted_at_ms: 1, ..job(3, 1000) };
     let reason = "needs 1×GPU (any model) on one node; no allowed GPU is fully free on any node";
     check(
         input(nodes, vec![old, urgent, twin], vec![]),
-        &[
-            "job 9 -> n1[0]",
-            "job 3 -> n1[1]",
-            &format!("job 7 waits: {reason}"),
-        ],
+        &["job 9 -> n1[0]", "job 3 -> n1[1]", &format!("job 7 waits: {reason}")],
     );
 }
 
 #[test]
 fn gpu_models_constrain_placement_and_never_mix_in_one_replica() {
-    let nodes = vec![
-        node(1, None, &[("A100", 1000), ("H100", 1000)]),
-        node(2, None, &whole("A100", 1)),
-    ];
+    let nodes = vec![node(1, None, &[("A100", 1000), ("H100", 1000)]), node(2, None, &whole("A100", 1))];
     let pending = vec![job(1, 2000), models(job(2, 1000), &["H100"], &[])];
     check(
         input(nodes, pending, vec![]),
@@ -201,10 +140,7 @@ fn gpu_models_constrain_placement_and_never_mix_in_one_replica() {
 
 #[test]
 fn unknown_model_names_the_models_in_the_fleet() {
-    let nodes = vec![
-        node(1, None, &whole("H100-80GB", 1)),
-        node(2, None, &whole("A100-40GB", 1)),
-    ];
+    let nodes = vec![node(1, None, &whole("H100-80GB", 1)), node(2, None, &whole("A100-40GB", 1))];
     check(
         input(nodes, vec![models(job(1, 1000), &["B200"], &[])], vec![]),
         &["job 1 waits: no node has a GPU of model B200; models in the fleet: A100-40GB, H100-80GB"],
@@ -213,42 +149,27 @@ fn unknown_model_names_the_models_in_the_fleet() {
 
 #[test]
 fn preferred_models_win_over_a_tighter_fit() {
-    let nodes = vec![
-        node(1, None, &whole("A100", 1)),
-        node(2, None, &whole("H100", 8)),
-    ];
+    let nodes = vec![node(1, None, &whole("A100", 1)), node(2, None, &whole("H100", 8))];
     let pending = vec![models(job(1, 1000), &[], &["H100", "A100"]), job(2, 1000)];
-    check(
-        input(nodes, pending, vec![]),
-        &["job 1 -> n2[0]", "job 2 -> n1[0]"],
-    );
+    check(input(nodes, pending, vec![]), &["job 1 -> n2[0]", "job 2 -> n1[0]"]);
 }
 
 #[test]
 fn cpu_only_job_keeps_off_gpu_nodes_and_explains_cpu_shortage() {
-    let nodes = vec![
-        node(1, None, &whole("H100", 8)),
-        cpu_node(2, 16_000, 64_000),
-    ];
+    let nodes = vec![node(1, None, &whole("H100", 8)), cpu_node(2, 16_000, 64_000)];
     let mut big = job(2, 0);
     big.resources.cpu_milli = CpuMillis(128_000);
     check(
         input(nodes, vec![job(1, 0), big], vec![]),
-        &[
-            "job 1 -> n2[]",
-            "job 2 waits: needs 128000 milli-CPU per replica; the most free on any node is 64000 on n1",
-        ],
+        &["job 1 -> n2[]", "job 2 waits: needs 128000 milli-CPU per replica; the most free on any node is 64000 on n1"],
     );
 }
 
 #[test]
 fn capacity_reasons_name_the_best_offer() {
     let frac = [("A100-40GB", 250), ("A100-40GB", 100)];
-    let nodes = vec![
-        node(1, None, &frac),
-        node(3, None, &[("H100-80GB", 1000); 6]),
-        node(4, None, &[("H100-80GB", 0); 8]),
-    ];
+    let nodes =
+        vec![node(1, None, &frac), node(3, None, &[("H100-80GB", 1000); 6]), node(4, None, &[("H100-80GB", 0); 8])];
     let pending = vec![
         models(job(1, 8000), &["H100-80GB"], &[]),
         models(job(2, 500), &["A100-40GB"], &[]),
@@ -289,21 +210,14 @@ fn empty_fleet_says_no_schedulable_node() {
 #[test]
 fn same_input_same_output_whatever_the_queue_order() {
     let nodes: Vec<NodeView> = (1..=6)
-        .map(|i| {
-            node(
-                i,
-                Some(if i % 2 == 0 { "a" } else { "b" }),
-                &whole("H100", (i % 4 * 2) as usize),
-            )
-        })
+        .map(|i| node(i, Some(if i % 2 == 0 { "a" } else { "b" }), &whole("H100", (i % 4 * 2) as usize)))
         .collect();
     let pending: Vec<PendingJob> = (1..=12)
         .map(|i| PendingJob {
             priority: (i % 3) as i32,
             replicas: (i % 3 + 1) as u32,
             resources: strata_domain::ReplicaResources {
-                gpu_milli: GpuRequest::try_from([250, 1000, 2000][i as usize % 3])
-                    .unwrap_or(GpuRequest::None),
+                gpu_milli: GpuRequest::try_from([250, 1000, 2000][i as usize % 3]).unwrap_or(GpuRequest::None),
                 ..job(i, 0).resources
             },
             ..job(i, 0)

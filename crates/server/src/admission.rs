@@ -14,28 +14,17 @@ fn replicas_per_node(inv: &Inventory, spec: &JobSpec) -> u64 {
     let by_gpu = match r.gpu_milli {
         GpuRequest::None => u64::MAX,
         GpuRequest::Fraction(m) => {
-            inv.accelerators
-                .iter()
-                .filter(|a| allowed(&a.model))
-                .count() as u64
-                * (1000 / u64::from(m.0.max(1)))
+            inv.accelerators.iter().filter(|a| allowed(&a.model)).count() as u64 * (1000 / u64::from(m.0.max(1)))
         }
         // Whole devices of one model per replica: count per model, best model wins.
         GpuRequest::Whole(n) => {
-            let mut models: Vec<&str> = inv
-                .accelerators
-                .iter()
-                .map(|a| a.model.as_str())
-                .filter(|m| allowed(m))
-                .collect();
+            let mut models: Vec<&str> =
+                inv.accelerators.iter().map(|a| a.model.as_str()).filter(|m| allowed(m)).collect();
             models.sort_unstable();
             models.dedup();
             models
                 .iter()
-                .map(|m| {
-                    inv.accelerators.iter().filter(|a| a.model == *m).count() as u64
-                        / u64::from(n.max(1))
-                })
+                .map(|m| inv.accelerators.iter().filter(|a| a.model == *m).count() as u64 / u64::from(n.max(1)))
                 .max()
                 .unwrap_or(0)
         }
@@ -49,23 +38,13 @@ pub fn check(spec: &JobSpec, fleet: &[&Inventory]) -> Result<(), ApiError> {
     if fleet.is_empty() {
         return Ok(());
     }
-    let mut known: Vec<&str> = fleet
-        .iter()
-        .flat_map(|i| i.accelerators.iter().map(|a| a.model.as_str()))
-        .collect();
+    let mut known: Vec<&str> = fleet.iter().flat_map(|i| i.accelerators.iter().map(|a| a.model.as_str())).collect();
     known.sort_unstable();
     known.dedup();
     let r = &spec.resources;
-    for (field, models) in [
-        ("gpu_models", &r.gpu_models),
-        ("preferred_gpu_models", &r.preferred_gpu_models),
-    ] {
+    for (field, models) in [("gpu_models", &r.gpu_models), ("preferred_gpu_models", &r.preferred_gpu_models)] {
         if let Some(unknown) = models.iter().find(|m| !known.contains(&m.as_str())) {
-            let have = if known.is_empty() {
-                "none (no node has accelerators)".to_string()
-            } else {
-                known.join(", ")
-            };
+            let have = if known.is_empty() { "none (no node has accelerators)".to_string() } else { known.join(", ") };
             return Err(ApiError::field(
                 ErrorCode::UnknownGpuModel,
                 field,
@@ -73,23 +52,12 @@ pub fn check(spec: &JobSpec, fleet: &[&Inventory]) -> Result<(), ApiError> {
             ));
         }
     }
-    let capacity: u64 = fleet
-        .iter()
-        .map(|i| replicas_per_node(i, spec))
-        .fold(0, u64::saturating_add);
+    let capacity: u64 = fleet.iter().map(|i| replicas_per_node(i, spec)).fold(0, u64::saturating_add);
     if capacity < u64::from(spec.replicas) {
         let largest_cpu = fleet.iter().map(|i| i.cpu_cores).max().unwrap_or(0);
         let largest_mem = fleet.iter().map(|i| i.memory_mib).max().unwrap_or(0);
-        let largest_gpus = fleet
-            .iter()
-            .map(|i| {
-                i.accelerators
-                    .iter()
-                    .filter(|a| r.allows_model(&a.model))
-                    .count()
-            })
-            .max()
-            .unwrap_or(0);
+        let largest_gpus =
+            fleet.iter().map(|i| i.accelerators.iter().filter(|a| r.allows_model(&a.model)).count()).max().unwrap_or(0);
         let message = if capacity == 0 {
             format!(
                 "one replica needs {} milli-CPU, {} MiB and {} milli-GPU, more than any node offers (largest: {} cores, {} MiB, {} allowed GPUs); ask for less",
@@ -101,11 +69,7 @@ pub fn check(spec: &JobSpec, fleet: &[&Inventory]) -> Result<(), ApiError> {
                 spec.replicas
             )
         };
-        return Err(ApiError::field(
-            ErrorCode::Unsatisfiable,
-            "replicas",
-            message,
-        ));
+        return Err(ApiError::field(ErrorCode::Unsatisfiable, "replicas", message));
     }
     Ok(())
 }
@@ -160,11 +124,7 @@ mod tests {
         let a = node(8, "H100-80GB");
         let err = check(&spec(1, GpuRequest::Whole(1), &["B200"]), &[&a]).unwrap_err();
         assert_eq!(err.code, ErrorCode::UnknownGpuModel);
-        assert!(
-            err.message.contains("models in the fleet: H100-80GB"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("models in the fleet: H100-80GB"), "{}", err.message);
     }
 
     #[test]
@@ -176,11 +136,7 @@ mod tests {
         assert_eq!(err.code, ErrorCode::Unsatisfiable);
         assert!(err.message.contains("holds only 3"), "{}", err.message);
         let err = check(&spec(1, GpuRequest::Whole(16), &[]), &[&a, &b]).unwrap_err();
-        assert!(
-            err.message.contains("more than any node offers"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("more than any node offers"), "{}", err.message);
     }
 
     #[test]

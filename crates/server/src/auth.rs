@@ -45,10 +45,7 @@ impl Caller {
     pub fn require_admin(&self) -> Result<(), AppError> {
         match self {
             Caller::Admin => Ok(()),
-            _ => Err(AppError::new(
-                ErrorCode::Forbidden,
-                "this needs the admin token",
-            )),
+            _ => Err(AppError::new(ErrorCode::Forbidden, "this needs the admin token")),
         }
     }
 
@@ -66,10 +63,9 @@ impl Caller {
     pub fn require_agent(&self) -> Result<(), AppError> {
         match self {
             Caller::Agent | Caller::Admin => Ok(()),
-            Caller::Tenant(_) => Err(AppError::new(
-                ErrorCode::Forbidden,
-                "tenant keys cannot act as agents; use the join token",
-            )),
+            Caller::Tenant(_) => {
+                Err(AppError::new(ErrorCode::Forbidden, "tenant keys cannot act as agents; use the join token"))
+            }
         }
     }
 }
@@ -77,20 +73,10 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let Some(token) = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        else {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header =
+            parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let Some(token) = header.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty()) else {
             return Err(AppError::new(
                 ErrorCode::Unauthenticated,
                 "missing credentials: send `Authorization: Bearer <token>` with the admin token or a tenant key",

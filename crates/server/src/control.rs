@@ -51,10 +51,8 @@ pub async fn run(state: AppState, stop: CancellationToken) {
 
 async fn try_lead(state: &AppState) -> anyhow::Result<Option<sqlx::AnyConnection>> {
     let mut conn = state.store.dedicated_connection().await?.detach();
-    let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS locked")
-        .bind(LEADER_LOCK_KEY)
-        .fetch_one(&mut conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT pg_try_advisory_lock($1) AS locked").bind(LEADER_LOCK_KEY).fetch_one(&mut conn).await?;
     if row.try_get::<bool, _>("locked")? {
         Ok(Some(conn))
     } else {
@@ -64,11 +62,7 @@ async fn try_lead(state: &AppState) -> anyhow::Result<Option<sqlx::AnyConnection
 }
 
 /// Schedules until stopped or, with a lock connection, until that connection fails.
-async fn schedule_loop(
-    state: &AppState,
-    stop: &CancellationToken,
-    mut lock: Option<sqlx::AnyConnection>,
-) {
+async fn schedule_loop(state: &AppState, stop: &CancellationToken, mut lock: Option<sqlx::AnyConnection>) {
     let mut last_lock_check = Instant::now();
     loop {
         tokio::select! {
@@ -102,10 +96,7 @@ pub async fn cycle(state: &AppState) -> anyhow::Result<()> {
     let now = now_ms();
     let cutoff = now - state.timing.heartbeat_timeout.as_millis() as i64;
     for node in state.store.mark_stale_nodes(cutoff).await? {
-        let jobs = state
-            .store
-            .lose_node_tasks(node.id, &[], "its node stopped answering heartbeats", now)
-            .await?;
+        let jobs = state.store.lose_node_tasks(node.id, &[], "its node stopped answering heartbeats", now).await?;
         tracing::warn!(node = %node.name, jobs, "node not ready: no heartbeat");
     }
     let snapshot = state.store.sched_snapshot(now, now as u64).await?;
@@ -126,16 +117,11 @@ pub async fn cycle(state: &AppState) -> anyhow::Result<()> {
     let changed: Vec<_> = decisions
         .waiting
         .into_iter()
-        .filter(|w| {
-            snapshot.reasons.get(&w.job).and_then(|r| r.as_deref()) != Some(w.reason.as_str())
-        })
+        .filter(|w| snapshot.reasons.get(&w.job).and_then(|r| r.as_deref()) != Some(w.reason.as_str()))
         .map(|w| (w.job, w.reason))
         .collect();
     state.store.set_reasons(&changed).await?;
-    state
-        .metrics
-        .cycle_seconds
-        .observe(started.elapsed().as_secs_f64());
+    state.metrics.cycle_seconds.observe(started.elapsed().as_secs_f64());
     tracing::debug!(
         placed = placed.len(),
         waiting = changed.len(),
@@ -145,10 +131,7 @@ pub async fn cycle(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn summarize(
-    p: &Placement,
-    names: &std::collections::BTreeMap<strata_domain::NodeId, String>,
-) -> String {
+fn summarize(p: &Placement, names: &std::collections::BTreeMap<strata_domain::NodeId, String>) -> String {
     p.replicas
         .iter()
         .enumerate()
@@ -157,17 +140,17 @@ fn summarize(
             if r.gpus.is_empty() {
                 format!("rank {rank} on {node}")
             } else {
-                let gpus: Vec<String> = r
-                    .gpus
-                    .iter()
-                    .map(|g| {
-                        if g.milli.0 == 1000 {
-                            g.index.to_string()
-                        } else {
-                            format!("{}({}m)", g.index, g.milli.0)
-                        }
-                    })
-                    .collect();
+                let gpus: Vec<String> =
+                    r.gpus
+                        .iter()
+                        .map(|g| {
+                            if g.milli.0 == 1000 {
+                                g.index.to_string()
+                            } else {
+                                format!("{}({}m)", g.index, g.milli.0)
+                            }
+                        })
+                        .collect();
                 format!("rank {rank} on {node} GPU {}", gpus.join(","))
             }
         })

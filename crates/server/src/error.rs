@@ -28,10 +28,7 @@ impl AppError {
     }
 
     pub fn not_found(what: impl std::fmt::Display) -> Self {
-        Self::new(
-            ErrorCode::NotFound,
-            format!("{what} does not exist, or belongs to another tenant"),
-        )
+        Self::new(ErrorCode::NotFound, format!("{what} does not exist, or belongs to another tenant"))
     }
 }
 
@@ -53,14 +50,10 @@ impl IntoResponse for AppError {
             AppError::Api(e) => e,
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
-                ApiError::new(
-                    ErrorCode::Internal,
-                    "internal error; the server log has the details",
-                )
+                ApiError::new(ErrorCode::Internal, "internal error; the server log has the details")
             }
         };
-        let status = StatusCode::from_u16(error.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, axum::Json(ErrorBody { error })).into_response()
     }
 }
@@ -102,10 +95,7 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             format!("unknown field {field:?}: {detail}; remove it or check its spelling"),
         );
     }
-    AppError::new(
-        ErrorCode::MalformedJson,
-        format!("the request body is not valid for this endpoint: {detail}"),
-    )
+    AppError::new(ErrorCode::MalformedJson, format!("the request body is not valid for this endpoint: {detail}"))
 }
 
 /// `axum::extract::Query` with rejections in Strata's envelope.
@@ -121,10 +111,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(e) => Err(AppError::new(
-                ErrorCode::InvalidField,
-                format!("bad query string: {}", e.body_text()),
-            )),
+            Err(e) => Err(AppError::new(ErrorCode::InvalidField, format!("bad query string: {}", e.body_text()))),
         }
     }
 }

@@ -59,12 +59,8 @@ impl Server {
             .with_context(|| format!("opening database {}", redact(&config.database_url)))?;
         let admin = auth::new_secret(ADMIN_TOKEN_PREFIX);
         let join = auth::new_secret(JOIN_TOKEN_PREFIX);
-        let created_admin = store
-            .init_setting("admin_token_sha256", &auth::digest(&admin))
-            .await?;
-        let created_join = store
-            .init_setting("join_token_sha256", &auth::digest(&join))
-            .await?;
+        let created_admin = store.init_setting("admin_token_sha256", &auth::digest(&admin)).await?;
+        let created_join = store.init_setting("join_token_sha256", &auth::digest(&join)).await?;
         let new_secrets = if created_admin && created_join {
             write_secret(&config.data_dir.join("admin.token"), &admin)?;
             write_secret(&config.data_dir.join("join.token"), &join)?;
@@ -73,19 +69,11 @@ impl Server {
             None
         };
         let secrets = Secrets {
-            admin_sha256: store
-                .setting("admin_token_sha256")
-                .await?
-                .context("admin token digest missing")?,
-            join_sha256: store
-                .setting("join_token_sha256")
-                .await?
-                .context("join token digest missing")?,
+            admin_sha256: store.setting("admin_token_sha256").await?.context("admin token digest missing")?,
+            join_sha256: store.setting("join_token_sha256").await?.context("join token digest missing")?,
         };
         let default_tenant = store.ensure_tenant("default", now_ms()).await?.id;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("binding {}", config.listen))?;
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let state = AppState {
             store,
             secrets: Arc::new(secrets),
@@ -95,11 +83,7 @@ impl Server {
             leader: Arc::new(AtomicBool::new(false)),
             default_tenant,
         };
-        Ok(Server {
-            listener,
-            state,
-            new_secrets,
-        })
+        Ok(Server { listener, state, new_secrets })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {

@@ -45,37 +45,17 @@ impl Metrics {
         };
         if let Ok(mut r) = m.registry.lock() {
             r.register("jobs", "Jobs by state", m.jobs.clone());
-            r.register(
-                "nodes",
-                "Nodes by state (ready, not_ready, cordoned)",
-                m.nodes.clone(),
-            );
-            r.register(
-                "gpus",
-                "Accelerators in the fleet by chip model",
-                m.gpus_total.clone(),
-            );
+            r.register("nodes", "Nodes by state (ready, not_ready, cordoned)", m.nodes.clone());
+            r.register("gpus", "Accelerators in the fleet by chip model", m.gpus_total.clone());
             r.register(
                 "gpu_milli_allocated",
                 "Milli-GPUs held by active tasks, by chip model",
                 m.gpu_milli_allocated.clone(),
             );
-            r.register(
-                "scheduler_leader",
-                "1 while this server runs the scheduling loop",
-                m.leader.clone(),
-            );
-            r.register(
-                "scheduler_cycle_seconds",
-                "Duration of one scheduling cycle",
-                m.cycle_seconds.clone(),
-            );
+            r.register("scheduler_leader", "1 while this server runs the scheduling loop", m.leader.clone());
+            r.register("scheduler_cycle_seconds", "Duration of one scheduling cycle", m.cycle_seconds.clone());
             r.register("scheduler_placements", "Gangs placed", m.placements.clone());
-            r.register(
-                "jobs_submitted",
-                "Jobs accepted by the API",
-                m.submitted.clone(),
-            );
+            r.register("jobs_submitted", "Jobs accepted by the API", m.submitted.clone());
         }
         m
     }

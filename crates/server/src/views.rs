@@ -12,14 +12,7 @@ pub fn task(t: &TaskRow) -> Task {
         replica: t.replica,
         node: t.node_id,
         node_name: t.node_name.clone(),
-        gpus: t
-            .gpus
-            .iter()
-            .map(|g| TaskGpu {
-                index: g.index,
-                milli: g.milli.0,
-            })
-            .collect(),
+        gpus: t.gpus.iter().map(|g| TaskGpu { index: g.index, milli: g.milli.0 }).collect(),
         state: t.state,
         exit_code: t.exit_code,
         message: t.message.clone(),
@@ -39,11 +32,7 @@ pub fn job(j: &JobRow, tasks: &[TaskRow]) -> Job {
         spec: j.spec.clone(),
         created_at_ms: j.created_ms,
         updated_at_ms: j.updated_ms,
-        tasks: tasks
-            .iter()
-            .filter(|t| t.job_id == j.id && t.attempt == j.attempt)
-            .map(task)
-            .collect(),
+        tasks: tasks.iter().filter(|t| t.job_id == j.id && t.attempt == j.attempt).map(task).collect(),
     }
 }
 
@@ -56,10 +45,7 @@ pub fn node(n: &NodeRow, active: &[TaskRow]) -> Node {
         for g in &t.gpus {
             match allocated.gpu_milli.iter_mut().find(|d| d.index == g.index) {
                 Some(d) => d.milli += g.milli.0,
-                None => allocated.gpu_milli.push(DeviceAllocation {
-                    index: g.index,
-                    milli: g.milli.0,
-                }),
+                None => allocated.gpu_milli.push(DeviceAllocation { index: g.index, milli: g.milli.0 }),
             }
         }
     }

@@ -38,11 +38,7 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store> {
         install_default_drivers();
         let store = if url.starts_with("sqlite:") {
-            let url = if url.contains('?') {
-                url.to_string()
-            } else {
-                format!("{url}?mode=rwc")
-            };
+            let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
             let write = AnyPoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(60))
@@ -55,23 +51,12 @@ impl Store {
                 .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
                 .connect(&url)
                 .await?;
-            Store {
-                read,
-                write,
-                backend: Backend::Sqlite,
-            }
+            Store { read, write, backend: Backend::Sqlite }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
-                .await?;
+            let pool =
+                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30)).connect(url).await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
-            Store {
-                read: pool.clone(),
-                write: pool,
-                backend: Backend::Postgres,
-            }
+            Store { read: pool.clone(), write: pool, backend: Backend::Postgres }
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
@@ -93,23 +78,19 @@ impl Store {
     }
 
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
-        let value: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.read)
-            .await?;
+        let value: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&self.read).await?;
         Ok(value.map(|v| v.0))
     }
 
     /// Stores `value` unless the key has one; returns whether this call stored it. Two servers
     /// starting at once agree on one value.
     pub async fn init_setting(&self, key: &str, value: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.write)
-        .await?;
+        let done = sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.write)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -24,26 +24,15 @@ pub async fn fresh_database_url(dir: &Path) -> Result<String> {
                     .map(|d| d.subsec_nanos())
                     .unwrap_or(0)
             );
-            let admin = AnyPoolOptions::new()
-                .max_connections(1)
-                .connect(&server)
-                .await?;
-            admin
-                .execute(format!("CREATE DATABASE {name}").as_str())
-                .await?;
+            let admin = AnyPoolOptions::new().max_connections(1).connect(&server).await?;
+            admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
             admin.close().await;
-            let base = server
-                .rsplit_once('/')
-                .map_or(server.as_str(), |(base, _)| base);
+            let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
             Ok(format!("{base}/{name}"))
         }
         _ => Ok(format!(
             "sqlite://{}",
-            dir.join(format!(
-                "strata-{}.db",
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ))
-            .display()
+            dir.join(format!("strata-{}.db", COUNTER.fetch_add(1, Ordering::Relaxed))).display()
         )),
     }
 }

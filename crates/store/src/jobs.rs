@@ -50,14 +50,12 @@ impl Store {
                     insert_event(&mut tx, JobId(id), now_ms, "submitted", "job submitted").await?;
                     id
                 }
-                None => {
-                    sqlx::query("SELECT id FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2")
-                        .bind(job.tenant.0)
-                        .bind(job.idempotency_key)
-                        .fetch_one(&mut *tx)
-                        .await?
-                        .try_get("id")?
-                }
+                None => sqlx::query("SELECT id FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2")
+                    .bind(job.tenant.0)
+                    .bind(job.idempotency_key)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("id")?,
             };
             ids.push(id);
         }
@@ -86,9 +84,7 @@ impl Store {
     }
 
     pub async fn jobs(&self, filter: &JobFilter) -> Result<Vec<JobRow>> {
-        let mut sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE 1 = 1"
-        );
+        let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE 1 = 1");
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -126,28 +122,18 @@ impl Store {
 
     /// Counts jobs per state, for metrics.
     pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get::<String, _>("state")?, r.try_get::<i64, _>("n")?)))
-            .collect()
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").fetch_all(&self.read).await?;
+        rows.iter().map(|r| Ok((r.try_get::<String, _>("state")?, r.try_get::<i64, _>("n")?))).collect()
     }
 
     pub async fn events(&self, job: JobId) -> Result<Vec<EventRow>> {
-        let rows = sqlx::query(
-            "SELECT at_ms, kind, message FROM job_events WHERE job_id = $1 ORDER BY id",
-        )
-        .bind(job.0)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query("SELECT at_ms, kind, message FROM job_events WHERE job_id = $1 ORDER BY id")
+            .bind(job.0)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter()
             .map(|r| {
-                Ok(EventRow {
-                    at_ms: r.try_get("at_ms")?,
-                    kind: r.try_get("kind")?,
-                    message: r.try_get("message")?,
-                })
+                Ok(EventRow { at_ms: r.try_get("at_ms")?, kind: r.try_get("kind")?, message: r.try_get("message")? })
             })
             .collect()
     }

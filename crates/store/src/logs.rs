@@ -8,13 +8,7 @@ use strata_domain::JobId;
 impl Store {
     /// Stores a chunk of a task's stdout or stderr at `offset`. An agent that resends a chunk
     /// after a lost reply stores nothing twice: the chunk's offset is unique per stream.
-    pub async fn append_log(
-        &self,
-        task_id: i64,
-        stream: &str,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<()> {
+    pub async fn append_log(&self, task_id: i64, stream: &str, offset: u64, data: &[u8]) -> Result<()> {
         sqlx::query("INSERT INTO task_logs (task_id, stream, byte_offset, data) VALUES ($1, $2, $3, $4) ON CONFLICT (task_id, stream, byte_offset) DO NOTHING")
             .bind(task_id)
             .bind(stream)
@@ -52,16 +46,12 @@ impl Store {
                 stream: row.try_get("stream")?,
                 data: row.try_get("data")?,
             };
-            let wanted = replica.is_none_or(|r| r == chunk.replica)
-                && stream.is_none_or(|s| s == chunk.stream);
+            let wanted = replica.is_none_or(|r| r == chunk.replica) && stream.is_none_or(|s| s == chunk.stream);
             if wanted {
                 chunks.push(chunk);
             } else {
                 // Keep the id moving so a follower does not read skipped chunks again.
-                chunks.push(LogChunk {
-                    data: Vec::new(),
-                    ..chunk
-                });
+                chunks.push(LogChunk { data: Vec::new(), ..chunk });
             }
         }
         Ok(chunks)

@@ -4,7 +4,8 @@ use crate::rows::NodeRow;
 use crate::{to_json, Result, Store, StoreError};
 use strata_domain::{Inventory, NodeId};
 
-const NODE_COLUMNS: &str = "id, name, address, inventory, usage, state, cordoned, draining, registered_ms, last_heartbeat_ms";
+const NODE_COLUMNS: &str =
+    "id, name, address, inventory, usage, state, cordoned, draining, registered_ms, last_heartbeat_ms";
 
 impl Store {
     /// Registers a node, or refreshes it when an agent of that name registered before: a
@@ -33,12 +34,7 @@ impl Store {
 
     /// Records a heartbeat; returns the node, or `None` when the id is unknown (the agent must
     /// register again). A node that was not ready becomes ready.
-    pub async fn heartbeat(
-        &self,
-        node: NodeId,
-        usage_json: &str,
-        now_ms: i64,
-    ) -> Result<Option<NodeRow>> {
+    pub async fn heartbeat(&self, node: NodeId, usage_json: &str, now_ms: i64) -> Result<Option<NodeRow>> {
         let row = sqlx::query(&format!(
             "UPDATE nodes SET usage = $1, last_heartbeat_ms = $2, state = 'ready' WHERE id = $3 RETURNING {NODE_COLUMNS}"
         ))
@@ -51,9 +47,7 @@ impl Store {
     }
 
     pub async fn nodes(&self) -> Result<Vec<NodeRow>> {
-        let rows = sqlx::query(&format!("SELECT {NODE_COLUMNS} FROM nodes ORDER BY id"))
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(&format!("SELECT {NODE_COLUMNS} FROM nodes ORDER BY id")).fetch_all(&self.read).await?;
         rows.iter().map(NodeRow::decode).collect()
     }
 
@@ -77,12 +71,7 @@ impl Store {
     }
 
     /// Sets the cordon and drain flags (uncordon clears both).
-    pub async fn set_node_flags(
-        &self,
-        node: NodeId,
-        cordoned: bool,
-        draining: bool,
-    ) -> Result<NodeRow> {
+    pub async fn set_node_flags(&self, node: NodeId, cordoned: bool, draining: bool) -> Result<NodeRow> {
         let row = sqlx::query(&format!(
             "UPDATE nodes SET cordoned = $1, draining = $2 WHERE id = $3 RETURNING {NODE_COLUMNS}"
         ))

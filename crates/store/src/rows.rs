@@ -93,8 +93,7 @@ impl JobRow {
             tenant_id: TenantId(get(row, "tenant_id")?),
             tenant_name: get(row, "tenant_name")?,
             spec: from_json(&get::<String>(row, "spec")?, "job spec")?,
-            state: JobState::parse(&state)
-                .ok_or_else(|| StoreError::Corrupt(format!("job state {state:?}")))?,
+            state: JobState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("job state {state:?}")))?,
             priority: get::<i64>(row, "priority")? as i32,
             attempt: get::<i64>(row, "attempt")? as u32,
             reason: get(row, "reason")?,
@@ -136,8 +135,7 @@ impl TaskRow {
             gpus: from_json(&get::<String>(row, "gpus")?, "task gpus")?,
             cpu_milli: get::<i64>(row, "cpu_milli")? as u64,
             memory_mib: get::<i64>(row, "memory_mib")? as u64,
-            state: TaskState::parse(&state)
-                .ok_or_else(|| StoreError::Corrupt(format!("task state {state:?}")))?,
+            state: TaskState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("task state {state:?}")))?,
             exit_code: get::<Option<i64>>(row, "exit_code")?.map(|c| c as i32),
             message: get(row, "message")?,
         })

@@ -24,11 +24,7 @@ pub fn node_view(node: &NodeRow, tasks: &[crate::TaskRow]) -> NodeView {
     let mut gpus: Vec<GpuSlot> = inv
         .accelerators
         .iter()
-        .map(|a| GpuSlot {
-            index: a.index,
-            model: a.model.clone(),
-            free: GpuMillis::WHOLE,
-        })
+        .map(|a| GpuSlot { index: a.index, model: a.model.clone(), free: GpuMillis::WHOLE })
         .collect();
     for task in tasks.iter().filter(|t| t.node_id == node.id) {
         free_cpu -= CpuMillis(task.cpu_milli);
@@ -39,14 +35,7 @@ pub fn node_view(node: &NodeRow, tasks: &[crate::TaskRow]) -> NodeView {
             }
         }
     }
-    NodeView {
-        id: node.id,
-        name: node.name.clone(),
-        rack: inv.rack().map(str::to_string),
-        free_cpu,
-        free_memory,
-        gpus,
-    }
+    NodeView { id: node.id, name: node.name.clone(), rack: inv.rack().map(str::to_string), free_cpu, free_memory, gpus }
 }
 
 impl Store {
@@ -54,11 +43,7 @@ impl Store {
         let nodes = self.nodes().await?;
         let tasks = self.active_tasks().await?;
         let node_names = nodes.iter().map(|n| (n.id, n.name.clone())).collect();
-        let views = nodes
-            .iter()
-            .filter(|n| n.schedulable())
-            .map(|n| node_view(n, &tasks))
-            .collect();
+        let views = nodes.iter().filter(|n| n.schedulable()).map(|n| node_view(n, &tasks)).collect();
 
         let rows = sqlx::query(
             "SELECT j.id, j.tenant_id, j.priority, j.created_ms, j.spec, j.reason FROM jobs j WHERE j.state = 'pending' ORDER BY j.id",
@@ -68,8 +53,7 @@ impl Store {
         let mut pending = Vec::with_capacity(rows.len());
         let mut reasons = BTreeMap::new();
         for row in &rows {
-            let spec: strata_domain::JobSpec =
-                from_json(&row.try_get::<String, _>("spec")?, "job spec")?;
+            let spec: strata_domain::JobSpec = from_json(&row.try_get::<String, _>("spec")?, "job spec")?;
             let id = JobId(row.try_get("id")?);
             reasons.insert(id, row.try_get::<Option<String>, _>("reason")?);
             pending.push(PendingJob {
@@ -88,10 +72,7 @@ impl Store {
             .await?;
         let mut owner_of = BTreeMap::new();
         for row in &owners {
-            owner_of.insert(
-                row.try_get::<i64, _>("id")?,
-                row.try_get::<i64, _>("tenant_id")?,
-            );
+            owner_of.insert(row.try_get::<i64, _>("id")?, row.try_get::<i64, _>("tenant_id")?);
         }
         let mut tenants = Vec::new();
         for t in self.tenants().await? {
@@ -106,27 +87,13 @@ impl Store {
                 used_cpu_milli: 0,
                 used_memory_mib: 0,
             };
-            for task in tasks
-                .iter()
-                .filter(|k| owner_of.get(&k.id) == Some(&t.id.0))
-            {
+            for task in tasks.iter().filter(|k| owner_of.get(&k.id) == Some(&t.id.0)) {
                 limits.used_cpu_milli += task.cpu_milli;
                 limits.used_memory_mib += task.memory_mib;
-                limits.used_gpu_milli +=
-                    task.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
+                limits.used_gpu_milli += task.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
             }
             tenants.push(limits);
         }
-        Ok(SchedSnapshot {
-            input: SchedInput {
-                nodes: views,
-                pending,
-                tenants,
-                now_ms,
-                seed,
-            },
-            reasons,
-            node_names,
-        })
+        Ok(SchedSnapshot { input: SchedInput { nodes: views, pending, tenants, now_ms, seed }, reasons, node_names })
     }
 }

@@ -23,21 +23,21 @@ const TASK_FROM: &str = "FROM tasks k JOIN nodes n ON n.id = k.node_id";
 impl Store {
     /// Every task that holds resources (assigned or running), for computing free capacity.
     pub async fn active_tasks(&self) -> Result<Vec<TaskRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.state IN ('assigned', 'running')"
-        ))
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.state IN ('assigned', 'running')"))
+            .fetch_all(&self.read)
+            .await?;
         rows.iter().map(TaskRow::decode).collect()
     }
 
     /// Tasks of one attempt of a job, in rank order.
     pub async fn tasks_of(&self, job: JobId, attempt: u32) -> Result<Vec<TaskRow>> {
-        let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.job_id = $1 AND k.attempt = $2 ORDER BY k.replica"))
-            .bind(job.0)
-            .bind(i64::from(attempt))
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.job_id = $1 AND k.attempt = $2 ORDER BY k.replica"
+        ))
+        .bind(job.0)
+        .bind(i64::from(attempt))
+        .fetch_all(&self.read)
+        .await?;
         rows.iter().map(TaskRow::decode).collect()
     }
 
@@ -51,24 +51,24 @@ impl Store {
     }
 
     pub async fn task(&self, id: i64) -> Result<Option<TaskRow>> {
-        let row = sqlx::query(&format!(
-            "SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
         row.as_ref().map(TaskRow::decode).transpose()
     }
 
     /// Tasks on a node that its agent should run or is running.
     pub async fn node_tasks(&self, node: NodeId, ids: &[i64]) -> Result<Vec<TaskRow>> {
-        let mut rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.node_id = $1 AND k.state IN ('assigned', 'running')"))
-            .bind(node.0)
-            .fetch_all(&self.read)
-            .await?
-            .iter()
-            .map(TaskRow::decode)
-            .collect::<Result<Vec<_>>>()?;
+        let mut rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.node_id = $1 AND k.state IN ('assigned', 'running')"
+        ))
+        .bind(node.0)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(TaskRow::decode)
+        .collect::<Result<Vec<_>>>()?;
         for id in ids {
             if !rows.iter().any(|t| t.id == *id) {
                 if let Some(task) = self.task(*id).await? {
@@ -82,11 +82,7 @@ impl Store {
     /// Writes one scheduling cycle's placements: each job still pending becomes running with a
     /// new attempt and one task per replica. A job cancelled since the cycle read it is skipped.
     /// Returns the jobs placed.
-    pub async fn apply_placements(
-        &self,
-        placements: &[(Placement, String)],
-        now_ms: i64,
-    ) -> Result<Vec<JobId>> {
+    pub async fn apply_placements(&self, placements: &[(Placement, String)], now_ms: i64) -> Result<Vec<JobId>> {
         let mut tx = self.write.begin().await?;
         let mut placed = Vec::new();
         for (placement, summary) in placements {
@@ -100,10 +96,12 @@ impl Store {
             .await?;
             let Some(row) = row else { continue };
             let attempt: i64 = row.try_get("attempt")?;
-            let spec = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"))
-                .bind(job.0)
-                .fetch_one(&mut *tx)
-                .await?;
+            let spec = sqlx::query(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"
+            ))
+            .bind(job.0)
+            .fetch_one(&mut *tx)
+            .await?;
             let resources = JobRow::decode(&spec)?.spec.resources;
             for (replica, at) in placement.replicas.iter().enumerate() {
                 sqlx::query(
@@ -121,14 +119,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            insert_event(
-                &mut tx,
-                job,
-                now_ms,
-                "placed",
-                &format!("attempt {attempt}: {summary}"),
-            )
-            .await?;
+            insert_event(&mut tx, job, now_ms, "placed", &format!("attempt {attempt}: {summary}")).await?;
             placed.push(job);
         }
         tx.commit().await?;
@@ -154,20 +145,11 @@ impl Store {
 
     /// Applies an agent's reports for tasks on `node` and settles the jobs they belong to.
     /// Reports for tasks that are already final, or not on this node, change nothing.
-    pub async fn report_tasks(
-        &self,
-        node: NodeId,
-        updates: &[TaskUpdate],
-        now_ms: i64,
-    ) -> Result<()> {
+    pub async fn report_tasks(&self, node: NodeId, updates: &[TaskUpdate], now_ms: i64) -> Result<()> {
         let mut tx = self.write.begin().await?;
         let mut touched = Vec::new();
         for u in updates {
-            let from = if u.state == TaskState::Running {
-                "('assigned')"
-            } else {
-                "('assigned', 'running')"
-            };
+            let from = if u.state == TaskState::Running { "('assigned')" } else { "('assigned', 'running')" };
             let row = sqlx::query(&format!(
                 "UPDATE tasks SET state = $1, exit_code = $2, message = $3, updated_ms = $4 WHERE id = $5 AND node_id = $6 AND state IN {from} RETURNING job_id"
             ))
@@ -195,34 +177,24 @@ impl Store {
 
     /// Marks every active task on `node` lost (its node stopped answering or its agent restarted
     /// without them, `keep` excepted) and settles their jobs: requeued by their retry policy.
-    pub async fn lose_node_tasks(
-        &self,
-        node: NodeId,
-        keep: &[i64],
-        message: &str,
-        now_ms: i64,
-    ) -> Result<usize> {
+    pub async fn lose_node_tasks(&self, node: NodeId, keep: &[i64], message: &str, now_ms: i64) -> Result<usize> {
         let mut tx = self.write.begin().await?;
-        let rows = sqlx::query(
-            "SELECT id, job_id FROM tasks WHERE node_id = $1 AND state IN ('assigned', 'running')",
-        )
-        .bind(node.0)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = sqlx::query("SELECT id, job_id FROM tasks WHERE node_id = $1 AND state IN ('assigned', 'running')")
+            .bind(node.0)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut jobs = Vec::new();
         for row in &rows {
             let id: i64 = row.try_get("id")?;
             if keep.contains(&id) {
                 continue;
             }
-            sqlx::query(
-                "UPDATE tasks SET state = 'lost', message = $1, updated_ms = $2 WHERE id = $3",
-            )
-            .bind(message)
-            .bind(now_ms)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE tasks SET state = 'lost', message = $1, updated_ms = $2 WHERE id = $3")
+                .bind(message)
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             let job = JobId(row.try_get("job_id")?);
             if !jobs.contains(&job) {
                 jobs.push(job);
@@ -239,10 +211,11 @@ impl Store {
     /// (the operator drained the node; the work did nothing wrong).
     pub async fn evict_node(&self, node: NodeId, now_ms: i64) -> Result<usize> {
         let mut tx = self.write.begin().await?;
-        let rows = sqlx::query("SELECT DISTINCT job_id FROM tasks WHERE node_id = $1 AND state IN ('assigned', 'running')")
-            .bind(node.0)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows =
+            sqlx::query("SELECT DISTINCT job_id FROM tasks WHERE node_id = $1 AND state IN ('assigned', 'running')")
+                .bind(node.0)
+                .fetch_all(&mut *tx)
+                .await?;
         for row in &rows {
             let job = JobId(row.try_get("job_id")?);
             stop_active_tasks(&mut tx, job, "node drained", now_ms).await?;
@@ -258,12 +231,7 @@ impl Store {
     }
 }
 
-async fn stop_active_tasks(
-    tx: &mut Transaction<'_, Any>,
-    job: JobId,
-    message: &str,
-    now_ms: i64,
-) -> Result<()> {
+async fn stop_active_tasks(tx: &mut Transaction<'_, Any>, job: JobId, message: &str, now_ms: i64) -> Result<()> {
     sqlx::query("UPDATE tasks SET state = 'cancelled', message = $1, updated_ms = $2 WHERE job_id = $3 AND state IN ('assigned', 'running')")
         .bind(message)
         .bind(now_ms)
@@ -275,23 +243,27 @@ async fn stop_active_tasks(
 
 /// Brings a running job's state in line with its current attempt's tasks.
 async fn settle_job(tx: &mut Transaction<'_, Any>, job: JobId, now_ms: i64) -> Result<()> {
-    let row = sqlx::query(&format!("SELECT {JOB_COLUMNS}, j.failures FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"))
-        .bind(job.0)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {JOB_COLUMNS}, j.failures FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"
+    ))
+    .bind(job.0)
+    .fetch_one(&mut **tx)
+    .await?;
     let failures = row.try_get::<i64, _>("failures")? as u32;
     let job_row = JobRow::decode(&row)?;
     if job_row.state != strata_domain::JobState::Running {
         return Ok(());
     }
-    let tasks = sqlx::query(&format!("SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.job_id = $1 AND k.attempt = $2 ORDER BY k.replica"))
-        .bind(job.0)
-        .bind(i64::from(job_row.attempt))
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(TaskRow::decode)
-        .collect::<Result<Vec<_>>>()?;
+    let tasks = sqlx::query(&format!(
+        "SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.job_id = $1 AND k.attempt = $2 ORDER BY k.replica"
+    ))
+    .bind(job.0)
+    .bind(i64::from(job_row.attempt))
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(TaskRow::decode)
+    .collect::<Result<Vec<_>>>()?;
     let outcomes: Vec<TaskOutcome<'_>> = tasks
         .iter()
         .map(|t| TaskOutcome {
@@ -313,31 +285,17 @@ async fn settle_job(tx: &mut Transaction<'_, Any>, job: JobId, now_ms: i64) -> R
         Verdict::Unchanged | Verdict::Running => {}
         Verdict::Succeeded => {
             set_state("succeeded", None).execute(&mut **tx).await?;
-            insert_event(
-                tx,
-                job,
-                now_ms,
-                "succeeded",
-                "every replica exited with code 0",
-            )
-            .await?;
+            insert_event(tx, job, now_ms, "succeeded", "every replica exited with code 0").await?;
         }
         Verdict::Requeue { reason } => {
             stop_active_tasks(tx, job, "a sibling replica failed", now_ms).await?;
-            set_state("pending", Some(format!("requeued: {reason}")))
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("UPDATE jobs SET failures = failures + 1 WHERE id = $1")
-                .bind(job.0)
-                .execute(&mut **tx)
-                .await?;
+            set_state("pending", Some(format!("requeued: {reason}"))).execute(&mut **tx).await?;
+            sqlx::query("UPDATE jobs SET failures = failures + 1 WHERE id = $1").bind(job.0).execute(&mut **tx).await?;
             insert_event(tx, job, now_ms, "requeued", &reason).await?;
         }
         Verdict::Failed { reason } => {
             stop_active_tasks(tx, job, "a sibling replica failed", now_ms).await?;
-            set_state("failed", Some(reason.clone()))
-                .execute(&mut **tx)
-                .await?;
+            set_state("failed", Some(reason.clone())).execute(&mut **tx).await?;
             insert_event(tx, job, now_ms, "failed", &reason).await?;
         }
     }

@@ -35,14 +35,14 @@ impl Store {
 
     /// Makes sure a tenant exists (no key); used for the built-in `default` tenant.
     pub async fn ensure_tenant(&self, name: &str, now_ms: i64) -> Result<TenantRow> {
-        sqlx::query("INSERT INTO tenants (name, quota, created_ms) VALUES ($1, '{}', $2) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(now_ms)
-            .execute(&self.write)
-            .await?;
-        self.tenant_by_name(name)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("tenant {name:?} vanished")))
+        sqlx::query(
+            "INSERT INTO tenants (name, quota, created_ms) VALUES ($1, '{}', $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(now_ms)
+        .execute(&self.write)
+        .await?;
+        self.tenant_by_name(name).await?.ok_or_else(|| StoreError::Corrupt(format!("tenant {name:?} vanished")))
     }
 
     pub async fn create_key(&self, tenant_id: i64, key_sha256: &str, now_ms: i64) -> Result<i64> {
@@ -54,12 +54,13 @@ impl Store {
 
     /// Revokes a key; returns false when there is no such live key for that tenant.
     pub async fn revoke_key(&self, tenant_id: i64, key_id: i64, now_ms: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_ms IS NULL")
-            .bind(now_ms)
-            .bind(key_id)
-            .bind(tenant_id)
-            .execute(&self.write)
-            .await?;
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_ms IS NULL")
+                .bind(now_ms)
+                .bind(key_id)
+                .bind(tenant_id)
+                .execute(&self.write)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -75,30 +76,25 @@ impl Store {
     }
 
     pub async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRow>> {
-        let row = sqlx::query(&format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_optional(&self.read)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
         row.as_ref().map(TenantRow::decode).transpose()
     }
 
     pub async fn tenants(&self) -> Result<Vec<TenantRow>> {
-        let rows = sqlx::query(&format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id"))
-            .fetch_all(&self.read)
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id")).fetch_all(&self.read).await?;
         rows.iter().map(TenantRow::decode).collect()
     }
 
     pub async fn set_quota(&self, name: &str, quota_json: &str) -> Result<Option<TenantRow>> {
-        let row = sqlx::query(&format!(
-            "UPDATE tenants SET quota = $1 WHERE name = $2 RETURNING {TENANT_COLUMNS}"
-        ))
-        .bind(quota_json)
-        .bind(name)
-        .fetch_optional(&self.write)
-        .await?;
+        let row = sqlx::query(&format!("UPDATE tenants SET quota = $1 WHERE name = $2 RETURNING {TENANT_COLUMNS}"))
+            .bind(quota_json)
+            .bind(name)
+            .fetch_optional(&self.write)
+            .await?;
         row.as_ref().map(TenantRow::decode).transpose()
     }
 }
@@ -109,11 +105,12 @@ async fn insert_key(
     key_sha256: &str,
     now_ms: i64,
 ) -> Result<i64> {
-    let row = sqlx::query("INSERT INTO api_keys (tenant_id, secret_sha256, created_ms) VALUES ($1, $2, $3) RETURNING id")
-        .bind(tenant_id)
-        .bind(key_sha256)
-        .bind(now_ms)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row =
+        sqlx::query("INSERT INTO api_keys (tenant_id, secret_sha256, created_ms) VALUES ($1, $2, $3) RETURNING id")
+            .bind(tenant_id)
+            .bind(key_sha256)
+            .bind(now_ms)
+            .fetch_one(&mut **tx)
+            .await?;
     Ok(row.try_get::<i64, _>("id")?)
 }

@@ -2,9 +2,7 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use strata_domain::{
-    CpuMillis, GpuMillis, GpuRequest, JobId, MemoryMib, NodeId, ReplicaResources, TenantId,
-};
+use strata_domain::{CpuMillis, GpuMillis, GpuRequest, JobId, MemoryMib, NodeId, ReplicaResources, TenantId};
 use strata_sched::{Decisions, GpuSlot, NodeView, PendingJob, TenantLimits};
 
 /// A node named `n{id}` with generous CPU and memory; `gpus` are (model, free milli) by index.
@@ -18,11 +16,7 @@ pub fn node(id: i64, rack: Option<&str>, gpus: &[(&str, u32)]) -> NodeView {
         gpus: gpus
             .iter()
             .enumerate()
-            .map(|(i, (model, free))| GpuSlot {
-                index: i as u32,
-                model: model.to_string(),
-                free: GpuMillis(*free),
-            })
+            .map(|(i, (model, free))| GpuSlot { index: i as u32, model: model.to_string(), free: GpuMillis(*free) })
             .collect(),
     }
 }
@@ -33,11 +27,7 @@ pub fn whole(model: &str, n: usize) -> Vec<(&str, u32)> {
 }
 
 pub fn cpu_node(id: i64, cpu: u64, mem: u64) -> NodeView {
-    NodeView {
-        free_cpu: CpuMillis(cpu),
-        free_memory: MemoryMib(mem),
-        ..node(id, None, &[])
-    }
+    NodeView { free_cpu: CpuMillis(cpu), free_memory: MemoryMib(mem), ..node(id, None, &[]) }
 }
 
 /// A job of tenant 1, priority 0, submitted at its id, one replica of 1000 milli-CPU and 1 GiB.
@@ -83,13 +73,7 @@ pub fn render(d: &Decisions) -> Vec<String> {
                 let gpus: Vec<String> = r
                     .gpus
                     .iter()
-                    .map(|g| {
-                        if g.milli.0 == 1000 {
-                            g.index.to_string()
-                        } else {
-                            format!("{}:{}", g.index, g.milli.0)
-                        }
-                    })
+                    .map(|g| if g.milli.0 == 1000 { g.index.to_string() } else { format!("{}:{}", g.index, g.milli.0) })
                     .collect();
                 format!("n{}[{}]", r.node.0, gpus.join(","))
             })

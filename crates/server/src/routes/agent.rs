@@ -22,32 +22,14 @@ pub async fn register(
 ) -> AppResult<Json<Registered>> {
     caller.require_agent()?;
     if req.name.is_empty() || req.name.len() > 253 {
-        return Err(AppError::field(
-            ErrorCode::InvalidField,
-            "name",
-            "node name must be 1..253 characters",
-        ));
+        return Err(AppError::field(ErrorCode::InvalidField, "name", "node name must be 1..253 characters"));
     }
     let now = now_ms();
-    let node = state
-        .store
-        .register_node(&req.name, &req.address, &req.inventory, now)
-        .await?;
-    let lost = state
-        .store
-        .lose_node_tasks(
-            node.id,
-            &req.running_tasks,
-            "its agent restarted without it",
-            now,
-        )
-        .await?;
+    let node = state.store.register_node(&req.name, &req.address, &req.inventory, now).await?;
+    let lost = state.store.lose_node_tasks(node.id, &req.running_tasks, "its agent restarted without it", now).await?;
     tracing::info!(node = %node.name, id = %node.id, accelerators = node.inventory.accelerators.len(), lost, "agent registered");
     state.wake.notify_one();
-    Ok(Json(Registered {
-        node_id: node.id,
-        heartbeat_interval_ms: state.timing.heartbeat_interval.as_millis() as u64,
-    }))
+    Ok(Json(Registered { node_id: node.id, heartbeat_interval_ms: state.timing.heartbeat_interval.as_millis() as u64 }))
 }
 
 #[utoipa::path(post, path = "/api/v1/agent/heartbeat", tag = "agent", request_body = Heartbeat,
@@ -70,12 +52,7 @@ pub async fn heartbeat(
     let updates: Vec<TaskUpdate> = hb
         .tasks
         .iter()
-        .map(|t| TaskUpdate {
-            task_id: t.task_id,
-            state: t.state,
-            exit_code: t.exit_code,
-            message: t.message.clone(),
-        })
+        .map(|t| TaskUpdate { task_id: t.task_id, state: t.state, exit_code: t.exit_code, message: t.message.clone() })
         .collect();
     if !updates.is_empty() {
         state.store.report_tasks(node.id, &updates, now).await?;
@@ -87,9 +64,7 @@ pub async fn heartbeat(
     let tasks = state.store.node_tasks(node.id, &reported).await?;
     let mut reply = HeartbeatReply::default();
     for report in &hb.tasks {
-        let server_view = tasks
-            .iter()
-            .find(|t| t.id == report.task_id && t.node_id == node.id);
+        let server_view = tasks.iter().find(|t| t.id == report.task_id && t.node_id == node.id);
         let should_run = server_view.is_some_and(|t| t.state.is_active());
         if report.state.is_active() && !should_run {
             reply.stop.push(report.task_id);
@@ -97,9 +72,9 @@ pub async fn heartbeat(
             reply.acknowledged.push(report.task_id);
         }
     }
-    for task in tasks.iter().filter(|t| {
-        t.node_id == node.id && t.state == TaskState::Assigned && !reported.contains(&t.id)
-    }) {
+    for task in
+        tasks.iter().filter(|t| t.node_id == node.id && t.state == TaskState::Assigned && !reported.contains(&t.id))
+    {
         reply.start.push(assignment(&state, &node, task).await?);
     }
     Ok(Json(reply))
@@ -123,10 +98,7 @@ async fn assignment(state: &AppState, node: &NodeRow, task: &TaskRow) -> AppResu
             .unwrap_or_else(|| node.address.clone()),
         None => node.address.clone(),
     };
-    let local_rank = gang
-        .iter()
-        .filter(|t| t.node_id == node.id && t.replica < task.replica)
-        .count();
+    let local_rank = gang.iter().filter(|t| t.node_id == node.id && t.replica < task.replica).count();
     let local_world = gang.iter().filter(|t| t.node_id == node.id).count();
     let mut env: BTreeMap<String, String> = job.spec.env.clone();
     let mut set = |k: &str, v: String| {
@@ -137,10 +109,7 @@ async fn assignment(state: &AppState, node: &NodeRow, task: &TaskRow) -> AppResu
     set("LOCAL_RANK", local_rank.to_string());
     set("LOCAL_WORLD_SIZE", local_world.to_string());
     set("MASTER_ADDR", master);
-    set(
-        "MASTER_PORT",
-        master_port(task.job_id.0, task.attempt).to_string(),
-    );
+    set("MASTER_PORT", master_port(task.job_id.0, task.attempt).to_string());
     set("STRATA_JOB_ID", task.job_id.to_string());
     set("STRATA_TASK_ID", task.id.to_string());
     set("STRATA_ATTEMPT", task.attempt.to_string());
@@ -155,18 +124,10 @@ async fn assignment(state: &AppState, node: &NodeRow, task: &TaskRow) -> AppResu
             .iter()
             .find(|a| a.index == task.gpus[0].index)
             .map_or(Vendor::Nvidia, |a| a.vendor);
-        let devices = task
-            .gpus
-            .iter()
-            .map(|g| g.index.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
+        let devices = task.gpus.iter().map(|g| g.index.to_string()).collect::<Vec<_>>().join(",");
         set(vendor.visible_devices_env(), devices.clone());
         set("STRATA_VISIBLE_DEVICES", devices);
-        set(
-            "STRATA_GPU_MILLI",
-            task.gpus.iter().map(|g| g.milli.0).sum::<u32>().to_string(),
-        );
+        set("STRATA_GPU_MILLI", task.gpus.iter().map(|g| g.milli.0).sum::<u32>().to_string());
     }
     Ok(Assignment {
         task_id: task.id,
@@ -181,9 +142,7 @@ async fn assignment(state: &AppState, node: &NodeRow, task: &TaskRow) -> AppResu
 /// A rendezvous port that differs between jobs and attempts, so a requeued gang never meets
 /// the stragglers of its previous attempt.
 fn master_port(job: i64, attempt: u32) -> u16 {
-    let mixed = (job as u64)
-        .wrapping_mul(2_654_435_761)
-        .wrapping_add(u64::from(attempt) * 97);
+    let mixed = (job as u64).wrapping_mul(2_654_435_761).wrapping_add(u64::from(attempt) * 97);
     20_000 + (mixed % 20_000) as u16
 }
 
@@ -199,18 +158,11 @@ pub async fn upload_logs(
 ) -> AppResult<StatusCode> {
     caller.require_agent()?;
     if q.stream != "stdout" && q.stream != "stderr" {
-        return Err(AppError::field(
-            ErrorCode::InvalidField,
-            "stream",
-            "stream must be stdout or stderr",
-        ));
+        return Err(AppError::field(ErrorCode::InvalidField, "stream", "stream must be stdout or stderr"));
     }
     if state.store.task(task_id).await?.is_none() {
         return Err(AppError::not_found(format!("task {task_id}")));
     }
-    state
-        .store
-        .append_log(task_id, &q.stream, q.offset, &body)
-        .await?;
+    state.store.append_log(task_id, &q.stream, q.offset, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,11 +16,7 @@ use strata_store::{JobFilter, JobRow, NewJob};
 
 /// Resolves who a submission is for: a tenant key submits for itself; the admin for the tenant
 /// it names, or the built-in `default` tenant.
-async fn submit_tenant(
-    state: &AppState,
-    caller: &Caller,
-    named: Option<&str>,
-) -> AppResult<TenantId> {
+async fn submit_tenant(state: &AppState, caller: &Caller, named: Option<&str>) -> AppResult<TenantId> {
     match (caller, named) {
         (Caller::Tenant(t), None) => Ok(t.id),
         (Caller::Tenant(t), Some(name)) if name == t.name => Ok(t.id),
@@ -30,20 +26,13 @@ async fn submit_tenant(
             "a tenant key submits only for its own tenant; drop the tenant field",
         )),
         (_, None) => Ok(state.default_tenant),
-        (_, Some(name)) => state
-            .store
-            .tenant_by_name(name)
-            .await?
-            .map(|t| t.id)
-            .ok_or_else(|| {
-                AppError::field(
-                    ErrorCode::NotFound,
-                    "tenant",
-                    format!(
-                        "no tenant named {name:?}; create it with `strata tenant create {name}`"
-                    ),
-                )
-            }),
+        (_, Some(name)) => state.store.tenant_by_name(name).await?.map(|t| t.id).ok_or_else(|| {
+            AppError::field(
+                ErrorCode::NotFound,
+                "tenant",
+                format!("no tenant named {name:?}; create it with `strata tenant create {name}`"),
+            )
+        }),
     }
 }
 
@@ -51,11 +40,7 @@ async fn submit_tenant(
 /// other tenants' work leak nothing).
 pub async fn visible_job(state: &AppState, caller: &Caller, id: i64) -> AppResult<JobRow> {
     caller.require_user()?;
-    let job = state
-        .store
-        .job(JobId(id))
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("job {id}")))?;
+    let job = state.store.job(JobId(id)).await?.ok_or_else(|| AppError::not_found(format!("job {id}")))?;
     match caller.tenant_scope() {
         Some(t) if t != job.tenant_id => Err(AppError::not_found(format!("job {id}"))),
         _ => Ok(job),
@@ -75,26 +60,12 @@ pub async fn submit(
     let key = req.idempotency_key.clone();
     let spec = req.into_spec()?;
     let nodes = state.store.nodes().await?;
-    admission::check(
-        &spec,
-        &nodes.iter().map(|n| &n.inventory).collect::<Vec<_>>(),
-    )?;
-    let rows = state
-        .store
-        .insert_jobs(
-            &[NewJob {
-                tenant,
-                spec: &spec,
-                idempotency_key: key.as_deref(),
-            }],
-            now_ms(),
-        )
-        .await?;
+    admission::check(&spec, &nodes.iter().map(|n| &n.inventory).collect::<Vec<_>>())?;
+    let rows =
+        state.store.insert_jobs(&[NewJob { tenant, spec: &spec, idempotency_key: key.as_deref() }], now_ms()).await?;
     state.metrics.submitted.inc();
     state.wake.notify_one();
-    let job = rows
-        .first()
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("insert returned no row")))?;
+    let job = rows.first().ok_or_else(|| AppError::Internal(anyhow::anyhow!("insert returned no row")))?;
     Ok((StatusCode::CREATED, Json(views::job(job, &[]))).into_response())
 }
 
@@ -109,7 +80,11 @@ pub async fn list(
     let state_filter = match q.state.as_deref() {
         None => None,
         Some(s) => Some(JobState::parse(s).ok_or_else(|| {
-            AppError::field(ErrorCode::InvalidField, "state", format!("unknown state {s:?}; use one of pending, running, succeeded, failed, cancelled"))
+            AppError::field(
+                ErrorCode::InvalidField,
+                "state",
+                format!("unknown state {s:?}; use one of pending, running, succeeded, failed, cancelled"),
+            )
         })?),
     };
     let tenant = match (caller.tenant_scope(), q.tenant.as_deref()) {
@@ -119,13 +94,7 @@ pub async fn list(
                 .store
                 .tenant_by_name(name)
                 .await?
-                .ok_or_else(|| {
-                    AppError::field(
-                        ErrorCode::NotFound,
-                        "tenant",
-                        format!("no tenant named {name:?}"),
-                    )
-                })?
+                .ok_or_else(|| AppError::field(ErrorCode::NotFound, "tenant", format!("no tenant named {name:?}")))?
                 .id,
         ),
         (None, None) => None,
@@ -138,31 +107,16 @@ pub async fn list(
             format!("limit must be between 1 and 1000, got {limit}"),
         ));
     }
-    let filter = JobFilter {
-        tenant,
-        state: state_filter,
-        name_contains: q.name,
-        before_id: q.after,
-        limit,
-    };
+    let filter = JobFilter { tenant, state: state_filter, name_contains: q.name, before_id: q.after, limit };
     let rows = state.store.jobs(&filter).await?;
     let tasks = state.store.current_tasks(&rows).await?;
-    let next_after = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|j| j.id))
-        .flatten();
-    Ok(Json(JobList {
-        jobs: rows.iter().map(|j| views::job(j, &tasks)).collect(),
-        next_after,
-    }))
+    let next_after = (rows.len() as i64 == limit).then(|| rows.last().map(|j| j.id)).flatten();
+    Ok(Json(JobList { jobs: rows.iter().map(|j| views::job(j, &tasks)).collect(), next_after }))
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = Job), (status = 404, body = strata_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Job>> {
+pub async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Job>> {
     let job = visible_job(&state, &caller, id).await?;
     let tasks = state.store.tasks_of(job.id, job.attempt).await?;
     Ok(Json(views::job(&job, &tasks)))
@@ -170,23 +124,13 @@ pub async fn show(
 
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = i64, Path)),
     responses((status = 200, body = Job), (status = 409, body = strata_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn cancel(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-) -> AppResult<Json<Job>> {
+pub async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> AppResult<Json<Job>> {
     let job = visible_job(&state, &caller, id).await?;
     if job.state.is_terminal() {
-        return Err(AppError::new(
-            ErrorCode::Conflict,
-            format!("job {id} already {}; nothing to cancel", job.state),
-        ));
+        return Err(AppError::new(ErrorCode::Conflict, format!("job {id} already {}; nothing to cancel", job.state)));
     }
-    let job = state
-        .store
-        .cancel_job(job.id, now_ms())
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("job {id}")))?;
+    let job =
+        state.store.cancel_job(job.id, now_ms()).await?.ok_or_else(|| AppError::not_found(format!("job {id}")))?;
     state.wake.notify_one();
     let tasks = state.store.tasks_of(job.id, job.attempt).await?;
     Ok(Json(views::job(&job, &tasks)))
@@ -201,16 +145,7 @@ pub async fn events(
 ) -> AppResult<Json<Vec<JobEvent>>> {
     let job = visible_job(&state, &caller, id).await?;
     let events = state.store.events(job.id).await?;
-    Ok(Json(
-        events
-            .into_iter()
-            .map(|e| JobEvent {
-                at_ms: e.at_ms,
-                kind: e.kind,
-                message: e.message,
-            })
-            .collect(),
-    ))
+    Ok(Json(events.into_iter().map(|e| JobEvent { at_ms: e.at_ms, kind: e.kind, message: e.message }).collect()))
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/logs", tag = "jobs", params(("id" = i64, Path), LogQuery),
@@ -234,7 +169,9 @@ pub async fn logs(
             ))
         }
     };
-    let attempt = q.attempt.unwrap_or(job.attempt);
+    // Without an explicit attempt, follow the latest one: a pending job's output appears once it
+    // is placed, and a requeued job's follower moves on to the new attempt.
+    let pinned = q.attempt;
     let follow = q.follow.unwrap_or(false);
     let store = state.store.clone();
     let body = futures::stream::unfold((0i64, false), move |(after, done)| {
@@ -247,21 +184,17 @@ pub async fn logs(
             loop {
                 // Read the job's state before the chunks: output stored before the job ended
                 // is then always read before the stream closes.
-                let finished = match store.job(job.id).await {
-                    Ok(Some(j)) => j.state.is_terminal() || j.attempt != attempt,
-                    Ok(None) => true,
-                    Err(e) => {
-                        return Some((Err(std::io::Error::other(e.to_string())), (after, true)))
-                    }
+                let (attempt, finished) = match store.job(job.id).await {
+                    Ok(Some(j)) => match pinned {
+                        Some(a) => (a, j.state.is_terminal() || j.attempt != a),
+                        None => (j.attempt, j.state.is_terminal()),
+                    },
+                    Ok(None) => (pinned.unwrap_or(0), true),
+                    Err(e) => return Some((Err(std::io::Error::other(e.to_string())), (after, true))),
                 };
-                let chunks = match store
-                    .log_chunks(job.id, attempt, q.replica, stream.as_deref(), after)
-                    .await
-                {
+                let chunks = match store.log_chunks(job.id, attempt, q.replica, stream.as_deref(), after).await {
                     Ok(c) => c,
-                    Err(e) => {
-                        return Some((Err(std::io::Error::other(e.to_string())), (after, true)))
-                    }
+                    Err(e) => return Some((Err(std::io::Error::other(e.to_string())), (after, true))),
                 };
                 if let Some(last) = chunks.last() {
                     let next = last.id;

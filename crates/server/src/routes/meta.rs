@@ -38,10 +38,7 @@ pub async fn openapi() -> impl IntoResponse {
 }
 
 pub async fn not_found() -> AppError {
-    AppError::new(
-        ErrorCode::NotFound,
-        "no such endpoint; the API is described at /api/v1/openapi.json",
-    )
+    AppError::new(ErrorCode::NotFound, "no such endpoint; the API is described at /api/v1/openapi.json")
 }
 
 /// Prometheus exposition. Fleet and queue gauges are read from the store at scrape time, so
@@ -56,11 +53,7 @@ pub async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoRespon
     let mut by_state: BTreeMap<String, i64> = BTreeMap::new();
     let mut gpus: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for n in &nodes {
-        let label = if n.cordoned {
-            "cordoned".to_string()
-        } else {
-            n.state.clone()
-        };
+        let label = if n.cordoned { "cordoned".to_string() } else { n.state.clone() };
         *by_state.entry(label).or_default() += 1;
         for a in &n.inventory.accelerators {
             gpus.entry(a.model.clone()).or_default().0 += 1;
@@ -71,12 +64,7 @@ pub async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoRespon
             continue;
         };
         for g in &t.gpus {
-            if let Some(a) = node
-                .inventory
-                .accelerators
-                .iter()
-                .find(|a| a.index == g.index)
-            {
+            if let Some(a) = node.inventory.accelerators.iter().find(|a| a.index == g.index) {
                 gpus.entry(a.model.clone()).or_default().1 += i64::from(g.milli.0);
             }
         }
@@ -85,20 +73,8 @@ pub async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoRespon
         m.nodes.get_or_create(&StateLabel { state: s }).set(n);
     }
     for (model, (total, allocated)) in gpus {
-        m.gpus_total
-            .get_or_create(&ModelLabel {
-                model: model.clone(),
-            })
-            .set(total);
-        m.gpu_milli_allocated
-            .get_or_create(&ModelLabel { model })
-            .set(allocated);
+        m.gpus_total.get_or_create(&ModelLabel { model: model.clone() }).set(total);
+        m.gpu_milli_allocated.get_or_create(&ModelLabel { model }).set(allocated);
     }
-    Ok((
-        [(
-            "content-type",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        m.render(),
-    ))
+    Ok(([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.render()))
 }

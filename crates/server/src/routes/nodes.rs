@@ -13,17 +13,11 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> AppResult<Js
     caller.require_user()?;
     let nodes = state.store.nodes().await?;
     let active = state.store.active_tasks().await?;
-    Ok(Json(NodeList {
-        nodes: nodes.iter().map(|n| views::node(n, &active)).collect(),
-    }))
+    Ok(Json(NodeList { nodes: nodes.iter().map(|n| views::node(n, &active)).collect() }))
 }
 
 async fn find(state: &AppState, id: &str) -> AppResult<strata_store::NodeRow> {
-    state
-        .store
-        .node(id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("node {id:?}")))
+    state.store.node(id).await?.ok_or_else(|| AppError::not_found(format!("node {id:?}")))
 }
 
 async fn render(state: &AppState, node: &strata_store::NodeRow) -> AppResult<Json<Node>> {
@@ -33,11 +27,7 @@ async fn render(state: &AppState, node: &strata_store::NodeRow) -> AppResult<Jso
 
 #[utoipa::path(get, path = "/api/v1/nodes/{node}", tag = "nodes", params(("node" = String, Path, description = "id or name")),
     responses((status = 200, body = Node), (status = 404, body = strata_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn show(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> AppResult<Json<Node>> {
+pub async fn show(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Node>> {
     caller.require_user()?;
     let node = find(&state, &id).await?;
     render(&state, &node).await
@@ -45,27 +35,16 @@ pub async fn show(
 
 #[utoipa::path(post, path = "/api/v1/nodes/{node}/cordon", tag = "nodes", params(("node" = String, Path)),
     responses((status = 200, body = Node)), security(("bearer" = [])))]
-pub async fn cordon(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> AppResult<Json<Node>> {
+pub async fn cordon(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Node>> {
     caller.require_admin()?;
     let node = find(&state, &id).await?;
-    let node = state
-        .store
-        .set_node_flags(node.id, true, node.draining)
-        .await?;
+    let node = state.store.set_node_flags(node.id, true, node.draining).await?;
     render(&state, &node).await
 }
 
 #[utoipa::path(post, path = "/api/v1/nodes/{node}/uncordon", tag = "nodes", params(("node" = String, Path)),
     responses((status = 200, body = Node)), security(("bearer" = [])))]
-pub async fn uncordon(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> AppResult<Json<Node>> {
+pub async fn uncordon(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Node>> {
     caller.require_admin()?;
     let node = find(&state, &id).await?;
     let node = state.store.set_node_flags(node.id, false, false).await?;
@@ -77,11 +56,7 @@ pub async fn uncordon(
 /// queued again, without counting against its retries.
 #[utoipa::path(post, path = "/api/v1/nodes/{node}/drain", tag = "nodes", params(("node" = String, Path)),
     responses((status = 200, body = Node)), security(("bearer" = [])))]
-pub async fn drain(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> AppResult<Json<Node>> {
+pub async fn drain(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Node>> {
     caller.require_admin()?;
     let node = find(&state, &id).await?;
     let node = state.store.set_node_flags(node.id, true, true).await?;

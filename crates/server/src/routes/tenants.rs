@@ -7,9 +7,7 @@ use crate::views;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use strata_api::tenants::{
-    valid_tenant_name, CreateTenant, CreatedKey, Quota, Tenant, TenantList, WhoAmI,
-};
+use strata_api::tenants::{valid_tenant_name, CreateTenant, CreatedKey, Quota, Tenant, TenantList, WhoAmI};
 use strata_domain::ErrorCode;
 use strata_store::StoreError;
 
@@ -23,28 +21,24 @@ pub async fn create(
 ) -> AppResult<(StatusCode, Json<CreatedKey>)> {
     caller.require_admin()?;
     if !valid_tenant_name(&req.name) {
-        return Err(AppError::field(ErrorCode::InvalidField, "name", format!("tenant name {:?} must be 1..63 lowercase letters, digits or '-', not starting or ending with '-'", req.name)));
+        return Err(AppError::field(
+            ErrorCode::InvalidField,
+            "name",
+            format!(
+                "tenant name {:?} must be 1..63 lowercase letters, digits or '-', not starting or ending with '-'",
+                req.name
+            ),
+        ));
     }
     let key = new_secret(TENANT_KEY_PREFIX);
     let quota = serde_json::to_string(&req.quota).map_err(|e| AppError::Internal(e.into()))?;
-    match state
-        .store
-        .create_tenant(&req.name, &quota, &digest(&key), now_ms())
-        .await
-    {
-        Ok((tenant, key_id)) => Ok((
-            StatusCode::CREATED,
-            Json(CreatedKey {
-                tenant: views::tenant(&tenant),
-                key_id,
-                key,
-            }),
-        )),
-        Err(StoreError::Conflict(_)) => Err(AppError::field(
-            ErrorCode::Conflict,
-            "name",
-            format!("a tenant named {:?} already exists", req.name),
-        )),
+    match state.store.create_tenant(&req.name, &quota, &digest(&key), now_ms()).await {
+        Ok((tenant, key_id)) => {
+            Ok((StatusCode::CREATED, Json(CreatedKey { tenant: views::tenant(&tenant), key_id, key })))
+        }
+        Err(StoreError::Conflict(_)) => {
+            Err(AppError::field(ErrorCode::Conflict, "name", format!("a tenant named {:?} already exists", req.name)))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -53,9 +47,7 @@ pub async fn create(
 pub async fn list(State(state): State<AppState>, caller: Caller) -> AppResult<Json<TenantList>> {
     caller.require_admin()?;
     let tenants = state.store.tenants().await?;
-    Ok(Json(TenantList {
-        tenants: tenants.iter().map(views::tenant).collect(),
-    }))
+    Ok(Json(TenantList { tenants: tenants.iter().map(views::tenant).collect() }))
 }
 
 #[utoipa::path(put, path = "/api/v1/tenants/{name}/quota", tag = "tenants", params(("name" = String, Path)), request_body = Quota,
@@ -68,11 +60,8 @@ pub async fn set_quota(
 ) -> AppResult<Json<Tenant>> {
     caller.require_admin()?;
     let json = serde_json::to_string(&quota).map_err(|e| AppError::Internal(e.into()))?;
-    let tenant = state
-        .store
-        .set_quota(&name, &json)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("tenant {name:?}")))?;
+    let tenant =
+        state.store.set_quota(&name, &json).await?.ok_or_else(|| AppError::not_found(format!("tenant {name:?}")))?;
     state.wake.notify_one();
     Ok(Json(views::tenant(&tenant)))
 }
@@ -85,24 +74,11 @@ pub async fn create_key(
     Path(name): Path<String>,
 ) -> AppResult<(StatusCode, Json<CreatedKey>)> {
     caller.require_admin()?;
-    let tenant = state
-        .store
-        .tenant_by_name(&name)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("tenant {name:?}")))?;
+    let tenant =
+        state.store.tenant_by_name(&name).await?.ok_or_else(|| AppError::not_found(format!("tenant {name:?}")))?;
     let key = new_secret(TENANT_KEY_PREFIX);
-    let key_id = state
-        .store
-        .create_key(tenant.id.0, &digest(&key), now_ms())
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            tenant: views::tenant(&tenant),
-            key_id,
-            key,
-        }),
-    ))
+    let key_id = state.store.create_key(tenant.id.0, &digest(&key), now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { tenant: views::tenant(&tenant), key_id, key })))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tenants/{name}/keys/{key_id}", tag = "tenants", params(("name" = String, Path), ("key_id" = i64, Path)),
@@ -113,19 +89,10 @@ pub async fn revoke_key(
     Path((name, key_id)): Path<(String, i64)>,
 ) -> AppResult<StatusCode> {
     caller.require_admin()?;
-    let tenant = state
-        .store
-        .tenant_by_name(&name)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("tenant {name:?}")))?;
-    if !state
-        .store
-        .revoke_key(tenant.id.0, key_id, now_ms())
-        .await?
-    {
-        return Err(AppError::not_found(format!(
-            "live key {key_id} of tenant {name:?}"
-        )));
+    let tenant =
+        state.store.tenant_by_name(&name).await?.ok_or_else(|| AppError::not_found(format!("tenant {name:?}")))?;
+    if !state.store.revoke_key(tenant.id.0, key_id, now_ms()).await? {
+        return Err(AppError::not_found(format!("live key {key_id} of tenant {name:?}")));
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -133,17 +100,8 @@ pub async fn revoke_key(
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "tenants", responses((status = 200, body = WhoAmI)), security(("bearer" = [])))]
 pub async fn whoami(caller: Caller) -> AppResult<Json<WhoAmI>> {
     Ok(Json(match caller {
-        Caller::Admin => WhoAmI {
-            admin: true,
-            tenant: None,
-        },
-        Caller::Tenant(t) => WhoAmI {
-            admin: false,
-            tenant: Some(t.name),
-        },
-        Caller::Agent => WhoAmI {
-            admin: false,
-            tenant: None,
-        },
+        Caller::Admin => WhoAmI { admin: true, tenant: None },
+        Caller::Tenant(t) => WhoAmI { admin: false, tenant: Some(t.name) },
+        Caller::Agent => WhoAmI { admin: false, tenant: None },
     }))
 }

@@ -12,12 +12,7 @@ pub async fn run(cmd: JobCommand) -> anyhow::Result<()> {
         JobCommand::Submit(args) => submit(*args).await,
         JobCommand::Ls(args) => {
             let c = client(&args.conn)?;
-            let q = JobQuery {
-                state: args.state,
-                tenant: args.tenant,
-                limit: Some(args.limit),
-                ..Default::default()
-            };
+            let q = JobQuery { state: args.state, tenant: args.tenant, limit: Some(args.limit), ..Default::default() };
             let list = c.jobs(&q).await?;
             print(args.conn.output, &list, render_list)
         }
@@ -39,12 +34,7 @@ pub async fn run(cmd: JobCommand) -> anyhow::Result<()> {
         }
         JobCommand::Logs(args) => {
             let c = client(&args.conn)?;
-            let q = LogQuery {
-                follow: Some(args.follow),
-                replica: args.replica,
-                stream: args.stream,
-                attempt: None,
-            };
+            let q = LogQuery { follow: Some(args.follow), replica: args.replica, stream: args.stream, attempt: None };
             let mut stream = Box::pin(c.job_logs(args.id, &q).await?);
             let mut out = std::io::stdout().lock();
             while let Some(chunk) = stream.next().await {
@@ -56,9 +46,7 @@ pub async fn run(cmd: JobCommand) -> anyhow::Result<()> {
         JobCommand::Cancel(args) => {
             let c = client(&args.conn)?;
             let job = c.cancel_job(args.id).await?;
-            print(args.conn.output, &job, |j| {
-                format!("job {} {}\n", j.id, j.state)
-            })
+            print(args.conn.output, &job, |j| format!("job {} {}\n", j.id, j.state))
         }
     }
 }
@@ -75,18 +63,10 @@ pub fn milli(flag: &str, text: &str) -> anyhow::Result<i64> {
     if frac.len() > 3 {
         bail!("{flag} {text:?} has more precision than a thousandth");
     }
-    let whole: i64 = if whole.is_empty() {
-        0
-    } else {
-        whole
-            .parse()
-            .with_context(|| format!("{flag} {text:?} is too large"))?
-    };
+    let whole: i64 =
+        if whole.is_empty() { 0 } else { whole.parse().with_context(|| format!("{flag} {text:?} is too large"))? };
     let frac: i64 = format!("{frac:0<3}").parse().unwrap_or(0);
-    whole
-        .checked_mul(1000)
-        .and_then(|w| w.checked_add(frac))
-        .with_context(|| format!("{flag} {text:?} is too large"))
+    whole.checked_mul(1000).and_then(|w| w.checked_add(frac)).with_context(|| format!("{flag} {text:?} is too large"))
 }
 
 async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
@@ -109,9 +89,7 @@ async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         idempotency_key: None,
     };
     let job = c.submit_job(&req).await?;
-    print(args.conn.output, &job, |j| {
-        format!("job {} submitted ({})\n", j.id, j.state)
-    })
+    print(args.conn.output, &job, |j| format!("job {} submitted ({})\n", j.id, j.state))
 }
 
 fn gpus(job: &Job) -> String {
@@ -148,18 +126,7 @@ fn render_list(list: &JobList) -> String {
             ]
         })
         .collect();
-    table(
-        &[
-            "ID",
-            "TENANT",
-            "NAME",
-            "STATE",
-            "GANG×GPU",
-            "AGE",
-            "NODES / WHY PENDING",
-        ],
-        rows,
-    )
+    table(&["ID", "TENANT", "NAME", "STATE", "GANG×GPU", "AGE", "NODES / WHY PENDING"], rows)
 }
 
 fn render_job(j: &Job) -> String {
@@ -189,9 +156,7 @@ fn render_job(j: &Job) -> String {
             t.node_name,
             devices.join(","),
             t.state.as_str(),
-            t.exit_code
-                .map(|c| format!(" (exit {c})"))
-                .unwrap_or_default()
+            t.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default()
         );
     }
     s

@@ -25,10 +25,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
 /// `--data-dir`, else `$HOME/.strata`.
 pub fn data_dir(explicit: &Option<PathBuf>) -> PathBuf {
     explicit.clone().unwrap_or_else(|| {
-        std::env::var_os("HOME").map_or_else(
-            || PathBuf::from(".strata"),
-            |home| PathBuf::from(home).join(".strata"),
-        )
+        std::env::var_os("HOME").map_or_else(|| PathBuf::from(".strata"), |home| PathBuf::from(home).join(".strata"))
     })
 }
 
@@ -41,20 +38,20 @@ pub fn client(conn: &Conn) -> anyhow::Result<Client> {
     let dir = data_dir(&conn.data.data_dir);
     let server = match &conn.server {
         Some(s) => s.clone(),
-        None => std::fs::read_to_string(dir.join(SERVER_URL_FILE))
-            .map(|s| s.trim().to_string())
-            .with_context(|| format!("no --server given and no server recorded in {} — start one with `strata up`, or pass --server URL", dir.display()))?,
+        None => {
+            std::fs::read_to_string(dir.join(SERVER_URL_FILE)).map(|s| s.trim().to_string()).with_context(|| {
+                format!(
+                    "no --server given and no server recorded in {} — start one with `strata up`, or pass --server URL",
+                    dir.display()
+                )
+            })?
+        }
     };
     let token = match &conn.token {
         Some(t) => t.clone(),
-        None => std::fs::read_to_string(dir.join("admin.token"))
-            .map(|s| s.trim().to_string())
-            .with_context(|| {
-                format!(
-                    "no --token given and no admin token in {} — pass --token or set STRATA_TOKEN",
-                    dir.display()
-                )
-            })?,
+        None => std::fs::read_to_string(dir.join("admin.token")).map(|s| s.trim().to_string()).with_context(|| {
+            format!("no --token given and no admin token in {} — pass --token or set STRATA_TOKEN", dir.display())
+        })?,
     };
     if token.is_empty() {
         bail!("the token is empty");
@@ -63,11 +60,7 @@ pub fn client(conn: &Conn) -> anyhow::Result<Client> {
 }
 
 /// Prints `value` as JSON, or as the table `table` renders.
-pub fn print<T: Serialize>(
-    output: Output,
-    value: &T,
-    table: impl FnOnce(&T) -> String,
-) -> anyhow::Result<()> {
+pub fn print<T: Serialize>(output: Output, value: &T, table: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
         Output::Table => print!("{}", table(value)),
@@ -105,10 +98,8 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
 
 /// Milliseconds since the epoch → a short "N s/min/h ago".
 pub fn ago(ms: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let secs = ((now - ms) / 1000).max(0);
     match secs {
         0..=119 => format!("{secs}s ago"),

@@ -22,9 +22,7 @@ pub async fn run(cmd: NodeCommand) -> anyhow::Result<()> {
 
 async fn action(args: crate::cli::NodeArgs, verb: &str) -> anyhow::Result<()> {
     let node = client(&args.conn)?.node_action(&args.node, verb).await?;
-    print(args.conn.output, &node, |n| {
-        format!("node {} {}\n", n.name, status(n))
-    })
+    print(args.conn.output, &node, |n| format!("node {} {}\n", n.name, status(n)))
 }
 
 fn status(n: &Node) -> &'static str {
@@ -40,10 +38,7 @@ fn status(n: &Node) -> &'static str {
 fn accelerators(n: &Node) -> String {
     let mut groups: Vec<(String, bool, usize)> = Vec::new();
     for a in &n.inventory.accelerators {
-        match groups
-            .iter_mut()
-            .find(|g| g.0 == a.model && g.1 == a.emulated)
-        {
+        match groups.iter_mut().find(|g| g.0 == a.model && g.1 == a.emulated) {
             Some(g) => g.2 += 1,
             None => groups.push((a.model.clone(), a.emulated, 1)),
         }
@@ -78,31 +73,14 @@ fn render_list(list: &NodeList) -> String {
                 status(n).to_string(),
                 accelerators(n),
                 gpu_alloc(n),
-                format!(
-                    "{:.1}/{}",
-                    n.allocated.cpu_milli as f64 / 1000.0,
-                    n.inventory.cpu_cores
-                ),
+                format!("{:.1}/{}", n.allocated.cpu_milli as f64 / 1000.0, n.inventory.cpu_cores),
                 format!("{}/{}", n.allocated.memory_mib, n.inventory.memory_mib),
                 n.allocated.tasks.to_string(),
                 ago(n.last_heartbeat_ms),
             ]
         })
         .collect();
-    table(
-        &[
-            "ID",
-            "NAME",
-            "STATE",
-            "ACCELERATORS",
-            "GPU",
-            "CPU",
-            "MEM MiB",
-            "TASKS",
-            "HEARTBEAT",
-        ],
-        rows,
-    )
+    table(&["ID", "NAME", "STATE", "ACCELERATORS", "GPU", "CPU", "MEM MiB", "TASKS", "HEARTBEAT"], rows)
 }
 
 fn render_node(n: &Node) -> String {
@@ -118,12 +96,7 @@ fn render_node(n: &Node) -> String {
         n.allocated.memory_mib
     );
     if !n.inventory.labels.is_empty() {
-        let labels: Vec<String> = n
-            .inventory
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        let labels: Vec<String> = n.inventory.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         s += &format!("labels:    {}\n", labels.join(", "));
     }
     let rows = n
@@ -131,17 +104,8 @@ fn render_node(n: &Node) -> String {
         .accelerators
         .iter()
         .map(|a| {
-            let used = n
-                .allocated
-                .gpu_milli
-                .iter()
-                .find(|d| d.index == a.index)
-                .map_or(0, |d| d.milli);
-            let util = n
-                .usage
-                .iter()
-                .find(|u| u.index == a.index)
-                .and_then(|u| u.utilization_percent);
+            let used = n.allocated.gpu_milli.iter().find(|d| d.index == a.index).map_or(0, |d| d.milli);
+            let util = n.usage.iter().find(|u| u.index == a.index).and_then(|u| u.utilization_percent);
             vec![
                 a.index.to_string(),
                 format!("{:?}", a.vendor).to_lowercase(),
@@ -150,26 +114,10 @@ fn render_node(n: &Node) -> String {
                 format!("{used}/1000"),
                 util.map_or("-".into(), |u| format!("{u}%")),
                 a.pci_bus_id.clone().unwrap_or_else(|| "-".into()),
-                if a.emulated {
-                    "yes".into()
-                } else {
-                    "no".into()
-                },
+                if a.emulated { "yes".into() } else { "no".into() },
             ]
         })
         .collect();
-    s += &table(
-        &[
-            "GPU",
-            "VENDOR",
-            "MODEL",
-            "MEM MiB",
-            "ALLOCATED",
-            "UTIL",
-            "PCI",
-            "EMULATED",
-        ],
-        rows,
-    );
+    s += &table(&["GPU", "VENDOR", "MODEL", "MEM MiB", "ALLOCATED", "UTIL", "PCI", "EMULATED"], rows);
     s
 }

@@ -22,14 +22,13 @@ fn timing(t: &TimingArgs) -> Timing {
 /// Cancels `stop` on Ctrl-C or SIGTERM.
 fn stop_on_signals(stop: CancellationToken) {
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot watch SIGTERM");
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot watch SIGTERM");
+                return;
+            }
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -40,12 +39,7 @@ fn stop_on_signals(stop: CancellationToken) {
 }
 
 fn emulation(spec: &Option<String>) -> anyhow::Result<Option<EmulationSpec>> {
-    spec.as_deref()
-        .map(|s| {
-            s.parse::<EmulationSpec>()
-                .map_err(|e| anyhow!("--emulate: {e}"))
-        })
-        .transpose()
+    spec.as_deref().map(|s| s.parse::<EmulationSpec>().map_err(|e| anyhow!("--emulate: {e}"))).transpose()
 }
 
 async fn bind_server(
@@ -54,13 +48,7 @@ async fn bind_server(
     database_url: String,
     timing: Timing,
 ) -> anyhow::Result<(Server, String)> {
-    let server = Server::bind(ServerConfig {
-        listen,
-        database_url,
-        data_dir: dir.to_path_buf(),
-        timing,
-    })
-    .await?;
+    let server = Server::bind(ServerConfig { listen, database_url, data_dir: dir.to_path_buf(), timing }).await?;
     let url = format!("http://{}", server.local_addr()?);
     std::fs::write(dir.join(SERVER_URL_FILE), &url)
         .with_context(|| format!("recording the URL in {}", dir.display()))?;
@@ -72,26 +60,19 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let emulate = emulation(&args.emulate)?;
     let database_url = format!("sqlite://{}", dir.join("strata.db").display());
     let listen = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let timing_args = TimingArgs {
-        heartbeat_interval_ms: 1000,
-        heartbeat_timeout_ms: 15000,
-        schedule_interval_ms: 500,
-    };
+    let timing_args =
+        TimingArgs { heartbeat_interval_ms: 1000, heartbeat_timeout_ms: 15000, schedule_interval_ms: 500 };
     let (server, url) = bind_server(&dir, listen, database_url, timing(&timing_args)).await?;
     let join_token = match &server.new_secrets {
         Some((_, join)) => join.clone(),
-        None => std::fs::read_to_string(dir.join("join.token"))
-            .context("reading join.token")?
-            .trim()
-            .to_string(),
+        None => std::fs::read_to_string(dir.join("join.token")).context("reading join.token")?.trim().to_string(),
     };
     let stop = CancellationToken::new();
     stop_on_signals(stop.clone());
     let admin_line = match &server.new_secrets {
-        Some((admin, _)) => format!(
-            "admin token   {admin}   (shown once; also saved in {})",
-            dir.join("admin.token").display()
-        ),
+        Some((admin, _)) => {
+            format!("admin token   {admin}   (shown once; also saved in {})", dir.join("admin.token").display())
+        }
         None => format!("admin token   in {}", dir.join("admin.token").display()),
     };
     let server_task = tokio::spawn(server.run(stop.clone()));
@@ -101,10 +82,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         name: None,
         advertise: Some("127.0.0.1".into()),
         data_dir: dir.join("agent"),
-        discovery: DiscoveryOptions {
-            emulate,
-            ..DiscoveryOptions::default()
-        },
+        discovery: DiscoveryOptions { emulate, ..DiscoveryOptions::default() },
         grace: Duration::from_secs(10),
     };
     let agent_task = tokio::spawn(strata_agent::run(agent, stop.clone()));
@@ -113,7 +91,9 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     println!("  metrics       {url}/metrics");
     println!("  {admin_line}");
     println!("  data          {}", dir.display());
-    println!("Try: strata node ls · strata job submit -- echo hello · strata job logs 1 -f   (Ctrl-C stops everything)");
+    println!(
+        "Try: strata node ls · strata job submit -- echo hello · strata job logs 1 -f   (Ctrl-C stops everything)"
+    );
     let agent_result = agent_task.await;
     stop.cancel();
     let server_result = server_task.await;
@@ -124,17 +104,9 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let dir = data_dir(&args.data.data_dir);
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", dir.join("strata.db").display()));
-    let (server, url) = bind_server(
-        &dir,
-        args.listen,
-        database_url.clone(),
-        timing(&args.timing),
-    )
-    .await?;
+    let database_url =
+        args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("strata.db").display()));
+    let (server, url) = bind_server(&dir, args.listen, database_url.clone(), timing(&args.timing)).await?;
     if let Some((admin, join)) = &server.new_secrets {
         println!("admin token  {admin}");
         println!("join token   {join}");

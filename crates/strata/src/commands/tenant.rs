@@ -5,11 +5,7 @@ use crate::cli::{TenantCommand, TenantCreateArgs};
 use strata_api::tenants::{CreateTenant, Quota, TenantList};
 
 fn quota(args: &TenantCreateArgs) -> Quota {
-    Quota {
-        gpu_milli: args.gpu_milli,
-        cpu_milli: args.cpu_milli,
-        memory_mib: args.memory_mib,
-    }
+    Quota { gpu_milli: args.gpu_milli, cpu_milli: args.cpu_milli, memory_mib: args.memory_mib }
 }
 
 fn limit(v: Option<u64>) -> String {
@@ -20,17 +16,9 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
     match cmd {
         TenantCommand::Create(args) => {
             let c = client(&args.conn)?;
-            let created = c
-                .create_tenant(&CreateTenant {
-                    name: args.name.clone(),
-                    quota: quota(&args),
-                })
-                .await?;
+            let created = c.create_tenant(&CreateTenant { name: args.name.clone(), quota: quota(&args) }).await?;
             print(args.conn.output, &created, |k| {
-                format!(
-                    "tenant {} created\nAPI key (shown once): {}\n",
-                    k.tenant.name, k.key
-                )
+                format!("tenant {} created\nAPI key (shown once): {}\n", k.tenant.name, k.key)
             })
         }
         TenantCommand::Ls(args) => {
@@ -49,16 +37,11 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
                         ]
                     })
                     .collect();
-                table(
-                    &["ID", "NAME", "GPU MILLI", "CPU MILLI", "MEMORY MiB"],
-                    rows,
-                )
+                table(&["ID", "NAME", "GPU MILLI", "CPU MILLI", "MEMORY MiB"], rows)
             })
         }
         TenantCommand::Quota(args) => {
-            let t = client(&args.conn)?
-                .set_quota(&args.name, &quota(&args))
-                .await?;
+            let t = client(&args.conn)?.set_quota(&args.name, &quota(&args)).await?;
             print(args.conn.output, &t, |t| {
                 format!(
                     "tenant {}: gpu_milli {}, cpu_milli {}, memory_mib {}\n",
@@ -72,10 +55,7 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
         TenantCommand::Key(args) => {
             let k = client(&args.conn)?.create_key(&args.name).await?;
             print(args.conn.output, &k, |k| {
-                format!(
-                    "API key {} for {} (shown once): {}\n",
-                    k.key_id, k.tenant.name, k.key
-                )
+                format!("API key {} for {} (shown once): {}\n", k.key_id, k.tenant.name, k.key)
             })
         }
     }

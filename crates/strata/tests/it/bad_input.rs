@@ -1,8 +1,8 @@
 //! Bad requests get a 4xx with a stable code and a helpful message, and persist nothing.
 
-use crate::harness::{Cluster, submit};
-use strata_api::ErrorBody;
+use crate::harness::{submit, Cluster};
 use strata_api::jobs::JobQuery;
+use strata_api::ErrorBody;
 use strata_domain::ErrorCode;
 
 /// Posts a raw body and returns the status and the error envelope.
@@ -41,13 +41,78 @@ async fn absurd_resources_and_unknown_chips_are_refused_and_nothing_is_stored() 
     c.add_agent("a", "8xH100-80GB", &[]).await;
     c.add_agent("b", "4xA100-40GB", &[]).await;
     let cases: Vec<(strata_api::jobs::SubmitJob, ErrorCode, &str, &str)> = vec![
-        ({ let mut r = submit(&["true"]); r.cpu_milli = Some(-5); r }, ErrorCode::InvalidField, "cpu_milli", "between 1 and"),
-        ({ let mut r = submit(&["true"]); r.gpu_milli = Some(1500); r }, ErrorCode::InvalidField, "gpu_milli", "neither a share"),
-        ({ let mut r = submit(&[]); r.name = Some("x".into()); r }, ErrorCode::InvalidField, "command", "must name a program"),
-        ({ let mut r = submit(&["true"]); r.replicas = Some(3); r.gpu_milli = Some(8000); r }, ErrorCode::Unsatisfiable, "replicas", "holds only 1"),
-        ({ let mut r = submit(&["true"]); r.memory_mib = Some(10_000_000); r }, ErrorCode::Unsatisfiable, "replicas", "more than any node offers"),
-        ({ let mut r = submit(&["true"]); r.gpu_milli = Some(1000); r.gpu_models = vec!["B200".into()]; r }, ErrorCode::UnknownGpuModel, "gpu_models", "A100-40GB, H100-80GB"),
-        ({ let mut r = submit(&["true"]); r.env.insert("1BAD".into(), "x".into()); r }, ErrorCode::InvalidField, "env", "letters, digits"),
+        (
+            {
+                let mut r = submit(&["true"]);
+                r.cpu_milli = Some(-5);
+                r
+            },
+            ErrorCode::InvalidField,
+            "cpu_milli",
+            "between 1 and",
+        ),
+        (
+            {
+                let mut r = submit(&["true"]);
+                r.gpu_milli = Some(1500);
+                r
+            },
+            ErrorCode::InvalidField,
+            "gpu_milli",
+            "neither a share",
+        ),
+        (
+            {
+                let mut r = submit(&[]);
+                r.name = Some("x".into());
+                r
+            },
+            ErrorCode::InvalidField,
+            "command",
+            "must name a program",
+        ),
+        (
+            {
+                let mut r = submit(&["true"]);
+                r.replicas = Some(3);
+                r.gpu_milli = Some(8000);
+                r
+            },
+            ErrorCode::Unsatisfiable,
+            "replicas",
+            "holds only 1",
+        ),
+        (
+            {
+                let mut r = submit(&["true"]);
+                r.memory_mib = Some(10_000_000);
+                r
+            },
+            ErrorCode::Unsatisfiable,
+            "replicas",
+            "more than any node offers",
+        ),
+        (
+            {
+                let mut r = submit(&["true"]);
+                r.gpu_milli = Some(1000);
+                r.gpu_models = vec!["B200".into()];
+                r
+            },
+            ErrorCode::UnknownGpuModel,
+            "gpu_models",
+            "A100-40GB, H100-80GB",
+        ),
+        (
+            {
+                let mut r = submit(&["true"]);
+                r.env.insert("1BAD".into(), "x".into());
+                r
+            },
+            ErrorCode::InvalidField,
+            "env",
+            "letters, digits",
+        ),
     ];
     for (req, code, field, text) in cases {
         let err = c.admin.submit_job(&req).await.unwrap_err();

@@ -1,7 +1,7 @@
 //! Crash safety: a server SIGKILLed during a burst of submissions loses no acknowledged job and
 //! duplicates none.
 
-use crate::harness::{Cluster, submit};
+use crate::harness::{submit, Cluster};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

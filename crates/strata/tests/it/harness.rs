@@ -9,14 +9,8 @@ use strata_client::Client;
 pub const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
 /// Short loops so failures show in seconds, not minutes.
-pub const TIMING: [&str; 6] = [
-    "--heartbeat-interval-ms",
-    "200",
-    "--heartbeat-timeout-ms",
-    "2000",
-    "--schedule-interval-ms",
-    "100",
-];
+pub const TIMING: [&str; 6] =
+    ["--heartbeat-interval-ms", "200", "--heartbeat-timeout-ms", "2000", "--schedule-interval-ms", "100"];
 
 pub struct Proc {
     pub child: Child,
@@ -108,7 +102,15 @@ impl Cluster {
         let data = self.path("server");
         let _ = std::fs::remove_file(data.join("server.url"));
         let n = std::fs::read_dir(self.dir.path()).map(|d| d.count()).unwrap_or(0);
-        let mut args = vec!["server", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap(), "--database-url", &self.database_url];
+        let mut args = vec![
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--database-url",
+            &self.database_url,
+        ];
         args.extend(TIMING);
         let log = self.path(&format!("server-{n}.log"));
         self.server = Some(spawn(&args, &log));
@@ -133,8 +135,19 @@ impl Cluster {
     pub async fn add_agent(&mut self, name: &str, emulate: &str, extra: &[&str]) -> usize {
         let data = self.path(&format!("agent-{name}"));
         let mut args = vec![
-            "agent", "--server", &self.url, "--token", self.join_token.trim(), "--name", name, "--emulate", emulate,
-            "--data-dir", data.to_str().unwrap(), "--grace-secs", "2",
+            "agent",
+            "--server",
+            &self.url,
+            "--token",
+            self.join_token.trim(),
+            "--name",
+            name,
+            "--emulate",
+            emulate,
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--grace-secs",
+            "2",
         ];
         args.extend(extra);
         let log = self.path(&format!("agent-{name}.log"));

@@ -1,6 +1,6 @@
 //! Jobs on agents: output, gangs, node loss.
 
-use crate::harness::{Cluster, logs, submit, wait_done, wait_for};
+use crate::harness::{logs, submit, wait_done, wait_for, Cluster};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use strata_domain::{JobState, TaskState};
@@ -119,7 +119,12 @@ async fn cancel_stops_a_running_job() {
     wait_for("the process to be gone", Duration::from_secs(10), || {
         let pgid = pgid.clone();
         async move {
-            let alive = std::process::Command::new("kill").args(["-0", pgid.trim()]).stderr(std::process::Stdio::null()).status().unwrap().success();
+            let alive = std::process::Command::new("kill")
+                .args(["-0", pgid.trim()])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap()
+                .success();
             (!alive).then_some(())
         }
     })

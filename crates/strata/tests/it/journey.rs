@@ -1,7 +1,7 @@
 //! The main user journey through the CLI: `strata up`, see the fleet, submit, follow the logs,
 //! create a tenant, stop with Ctrl-C, start again on the same data directory.
 
-use crate::harness::{BIN, spawn, wait_for};
+use crate::harness::{spawn, wait_for, BIN};
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,7 +13,11 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         .env_remove("STRATA_TOKEN")
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
@@ -28,7 +32,10 @@ fn free_port() -> u16 {
 
 async fn up(dir: &std::path::Path, port: u16) -> crate::harness::Proc {
     let log = dir.with_extension(format!("{port}.log"));
-    let p = spawn(&["up", "--data-dir", dir.to_str().unwrap(), "--port", &port.to_string(), "--emulate", "4xH100-80GB"], &log);
+    let p = spawn(
+        &["up", "--data-dir", dir.to_str().unwrap(), "--port", &port.to_string(), "--emulate", "4xH100-80GB"],
+        &log,
+    );
     let d = dir.to_path_buf();
     wait_for("strata up to have a ready node", Duration::from_secs(30), || {
         let d = d.clone();
@@ -53,7 +60,23 @@ async fn up_submit_follow_logs_and_resume() {
     assert_eq!(accelerators.len(), 4);
     assert!(accelerators.iter().all(|a| a["emulated"] == true && a["model"] == "H100-80GB"));
 
-    let job = json(&dir, &["job", "submit", "--gpus", "2", "--name", "hello", "--output", "json", "--", "sh", "-c", "echo hi from $CUDA_VISIBLE_DEVICES"]);
+    let job = json(
+        &dir,
+        &[
+            "job",
+            "submit",
+            "--gpus",
+            "2",
+            "--name",
+            "hello",
+            "--output",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo hi from $CUDA_VISIBLE_DEVICES",
+        ],
+    );
     let id = job["id"].as_i64().unwrap().to_string();
     let (ok, out, err) = cli(&dir, &["job", "logs", &id, "--follow"]);
     assert!(ok, "{err}");

@@ -1,6 +1,6 @@
 //! Health, metrics, the OpenAPI document, and scheduler leadership across servers.
 
-use crate::harness::{Cluster, Proc, TIMING, spawn, wait_for};
+use crate::harness::{spawn, wait_for, Cluster, Proc, TIMING};
 use std::time::Duration;
 
 #[tokio::test]
@@ -14,9 +14,16 @@ async fn health_metrics_and_openapi_are_served() {
     let metrics = reqwest::get(format!("{}/metrics", c.url)).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("strata_gpus{model=\"H100-80GB\"} 2"), "{metrics}");
     assert!(metrics.contains("strata_nodes{state=\"ready\"} 1"), "{metrics}");
-    let spec: serde_json::Value = reqwest::get(format!("{}/api/v1/openapi.json", c.url)).await.unwrap().json().await.unwrap();
+    let spec: serde_json::Value =
+        reqwest::get(format!("{}/api/v1/openapi.json", c.url)).await.unwrap().json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/v1/jobs", "/api/v1/jobs/{id}/logs", "/api/v1/nodes/{node}/drain", "/api/v1/tenants", "/api/v1/agent/heartbeat"] {
+    for path in [
+        "/api/v1/jobs",
+        "/api/v1/jobs/{id}/logs",
+        "/api/v1/nodes/{node}/drain",
+        "/api/v1/tenants",
+        "/api/v1/agent/heartbeat",
+    ] {
         assert!(spec["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
     assert!(spec["components"]["schemas"].get("SubmitJob").is_some());
@@ -42,7 +49,15 @@ async fn exactly_one_server_leads_and_a_follower_takes_over() {
         return;
     }
     let data = c.path("second");
-    let mut args = vec!["server", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap(), "--database-url", &c.database_url];
+    let mut args = vec![
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--database-url",
+        &c.database_url,
+    ];
     args.extend(TIMING);
     let _second: Proc = spawn(&args, &c.path("second.log"));
     let url_file = data.join("server.url");
@@ -60,7 +75,10 @@ async fn exactly_one_server_leads_and_a_follower_takes_over() {
     assert_eq!(leader(&second).await, Some(false), "only one leader");
     assert_eq!(leader(&first).await, Some(true));
     // The second server serves the API too, with the shared admin token.
-    let client = strata_client::Client::new(&second, std::fs::read_to_string(c.path("server").join("admin.token")).unwrap().trim());
+    let client = strata_client::Client::new(
+        &second,
+        std::fs::read_to_string(c.path("server").join("admin.token")).unwrap().trim(),
+    );
     assert!(client.whoami().await.unwrap().admin);
     c.kill_server();
     wait_for("the follower to take over", Duration::from_secs(20), || {

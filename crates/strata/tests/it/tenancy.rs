@@ -1,6 +1,6 @@
 //! Tenants see and touch only their own jobs.
 
-use crate::harness::{Cluster, submit};
+use crate::harness::{submit, Cluster};
 use strata_api::jobs::JobQuery;
 use strata_api::tenants::{CreateTenant, Quota};
 use strata_client::Client;
