@@ -5,10 +5,10 @@
 //! PostgreSQL server to measure that backend instead of SQLite. Prints our figures beside the
 //! peers' published ones (BENCHMARKS.md S4), with ratios.
 
-use anyhow::{Context, bail};
+use anyhow::{bail, Context};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strata_api::jobs::{JobQuery, SubmitJob};
 use strata_client::Client;
@@ -49,7 +49,11 @@ fn job(i: usize) -> SubmitJob {
     }
 }
 
-async fn start_server(bin: &str, dir: &std::path::Path, procs: &mut Killer) -> anyhow::Result<(String, Client, String)> {
+async fn start_server(
+    bin: &str,
+    dir: &std::path::Path,
+    procs: &mut Killer,
+) -> anyhow::Result<(String, Client, String)> {
     std::fs::create_dir_all(dir)?;
     let database_url = strata_store::fresh_database_url(dir).await?;
     let data = dir.join("server");
@@ -58,6 +62,7 @@ async fn start_server(bin: &str, dir: &std::path::Path, procs: &mut Killer) -> a
         Command::new(bin)
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().context("path")?])
             .args(["--database-url", &database_url, "--heartbeat-interval-ms", "200", "--schedule-interval-ms", "50"])
+            .env("STRATA_LOG", std::env::var("STRATA_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()?,
@@ -78,7 +83,12 @@ async fn start_server(bin: &str, dir: &std::path::Path, procs: &mut Killer) -> a
 }
 
 /// Submits `n` jobs with `concurrency` clients; returns (wall seconds, sorted latencies in ms, ids).
-async fn burst(admin: &Client, n: usize, concurrency: usize, offset: usize) -> anyhow::Result<(f64, Vec<f64>, Vec<i64>)> {
+async fn burst(
+    admin: &Client,
+    n: usize,
+    concurrency: usize,
+    offset: usize,
+) -> anyhow::Result<(f64, Vec<f64>, Vec<i64>)> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut workers = Vec::new();
@@ -114,7 +124,8 @@ async fn count(admin: &Client, state: &str) -> anyhow::Result<usize> {
     let mut n = 0;
     let mut after = None;
     loop {
-        let page = admin.jobs(&JobQuery { state: Some(state.into()), after, limit: Some(1000), ..Default::default() }).await?;
+        let page =
+            admin.jobs(&JobQuery { state: Some(state.into()), after, limit: Some(1000), ..Default::default() }).await?;
         n += page.jobs.len();
         match page.next_after {
             Some(a) => after = Some(a.0),
@@ -159,14 +170,16 @@ async fn main() -> anyhow::Result<()> {
     let jobs: usize = std::env::var("JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let agents: usize = std::env::var("AGENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(4);
     let backend = if std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "postgres" } else { "sqlite" };
-    let tmp = tempfile::tempdir()?;
+    // BENCH_DIR=path keeps the servers' logs and databases there for a look afterwards.
+    let guard = tempfile::Builder::new().prefix("strata-bench").tempdir()?;
+    let root = std::env::var_os("BENCH_DIR").map_or_else(|| guard.path().to_path_buf(), std::path::PathBuf::from);
     println!("# S4 end to end — {backend}, {agents} emulated agents, {jobs} jobs");
 
     // Part 1: submit → running → done with agents.
     let mut procs = Killer(Vec::new());
-    let (url, admin, join) = start_server(&bin, &tmp.path().join("a"), &mut procs).await?;
+    let (url, admin, join) = start_server(&bin, &root.join("a"), &mut procs).await?;
     for i in 0..agents {
-        let data = tmp.path().join(format!("agent{i}"));
+        let data = root.join(format!("agent{i}"));
         procs.0.push(
             Command::new(&bin)
                 .args(["agent", "--server", &url, "--token", join.trim(), "--name", &format!("bench-{i}")])
@@ -201,18 +214,24 @@ async fn main() -> anyhow::Result<()> {
     let submit_rate = jobs as f64 / submit_wall;
     let place_rate = jobs as f64 / placed;
     let done_rate = jobs as f64 / all_done;
-    println!("submit (64 clients): {submit_rate:.0} jobs/s; latency p50 {:.2} ms, p99 {:.2} ms", percentile(&lat, 0.5), percentile(&lat, 0.99));
+    println!(
+        "submit (64 clients): {submit_rate:.0} jobs/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
     println!("submit → placed (all {jobs}): {placed:.2} s = {place_rate:.0} jobs/s");
     println!("submit → succeeded (all {jobs}, real processes): {all_done:.2} s = {done_rate:.0} jobs/s");
     let metrics = reqwest::get(format!("{url}/metrics")).await?.text().await?;
-    for line in metrics.lines().filter(|l| l.starts_with("strata_scheduler_cycle_seconds_sum") || l.starts_with("strata_scheduler_cycle_seconds_count")) {
+    for line in metrics.lines().filter(|l| {
+        l.starts_with("strata_scheduler_cycle_seconds_sum") || l.starts_with("strata_scheduler_cycle_seconds_count")
+    }) {
         println!("  {line}");
     }
     drop(procs);
 
     // Part 2: API latency with 10,000 queued jobs (no agents: everything stays pending).
     let mut procs = Killer(Vec::new());
-    let (_, admin, _) = start_server(&bin, &tmp.path().join("b"), &mut procs).await?;
+    let (_, admin, _) = start_server(&bin, &root.join("b"), &mut procs).await?;
     let (fill_wall, _, ids) = burst(&admin, 10_000, 64, 0).await?;
     println!("queued 10,000 jobs in {fill_wall:.1} s");
     let ids = Arc::new(ids);
@@ -235,12 +254,23 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     for (name, l) in [("GET /jobs?limit=100", &list), ("GET /jobs/{id}", &show), ("POST /jobs", &submit)] {
-        println!("{name:<22} p50 {:>7.2} ms  p99 {:>7.2} ms  (8 clients, {} requests)", percentile(l, 0.5), percentile(l, 0.99), l.len());
+        println!(
+            "{name:<22} p50 {:>7.2} ms  p99 {:>7.2} ms  (8 clients, {} requests)",
+            percentile(l, 0.5),
+            percentile(l, 0.99),
+            l.len()
+        );
     }
 
     println!("\n| system | jobs/s | Strata's ratio |");
     println!("| --- | --- | --- |");
-    for (peer, rate) in [("Slurm (sustained)", 500.0), ("GKE (130k nodes)", 1000.0), ("YuniKorn (best)", 833.0), ("Kueue (admitted)", 40.0), ("target (S4)", 5000.0)] {
+    for (peer, rate) in [
+        ("Slurm (sustained)", 500.0),
+        ("GKE (130k nodes)", 1000.0),
+        ("YuniKorn (best)", 833.0),
+        ("Kueue (admitted)", 40.0),
+        ("target (S4)", 5000.0),
+    ] {
         println!("| {peer} | {rate:.0} | {:.2}× |", place_rate / rate);
     }
     Ok(())

@@ -103,7 +103,9 @@ pub async fn cycle(state: &AppState) -> anyhow::Result<()> {
     if snapshot.input.pending.is_empty() {
         return Ok(());
     }
+    let read_ms = started.elapsed().as_millis() as u64;
     let decisions: Decisions = strata_sched::schedule(&snapshot.input);
+    let decide_ms = started.elapsed().as_millis() as u64 - read_ms;
     let placements: Vec<(Placement, String)> = decisions
         .placements
         .into_iter()
@@ -123,9 +125,12 @@ pub async fn cycle(state: &AppState) -> anyhow::Result<()> {
     state.store.set_reasons(&changed).await?;
     state.metrics.cycle_seconds.observe(started.elapsed().as_secs_f64());
     tracing::debug!(
+        pending = snapshot.input.pending.len(),
         placed = placed.len(),
-        waiting = changed.len(),
-        ms = started.elapsed().as_millis() as u64,
+        reasons_changed = changed.len(),
+        read_ms,
+        decide_ms,
+        total_ms = started.elapsed().as_millis() as u64,
         "scheduling cycle"
     );
     Ok(())

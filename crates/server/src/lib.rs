@@ -12,9 +12,11 @@ mod admission;
 mod auth;
 mod control;
 mod error;
+mod fleet;
 mod metrics;
 mod routes;
 mod state;
+mod submit;
 mod views;
 
 pub use auth::{ADMIN_TOKEN_PREFIX, JOIN_TOKEN_PREFIX, TENANT_KEY_PREFIX};
@@ -45,6 +47,8 @@ pub struct ServerConfig {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    /// The group-commit writer; it ends once every handle to it is dropped.
+    writer: tokio::task::JoinHandle<()>,
     /// Secrets created by this start (first start of a new database), to print once.
     pub new_secrets: Option<(String, String)>,
 }
@@ -72,18 +76,22 @@ impl Server {
             admin_sha256: store.setting("admin_token_sha256").await?.context("admin token digest missing")?,
             join_sha256: store.setting("join_token_sha256").await?.context("join token digest missing")?,
         };
-        let default_tenant = store.ensure_tenant("default", now_ms()).await?.id;
+        let default_tenant = store.ensure_tenant(state::DEFAULT_TENANT, now_ms()).await?.id;
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let (submitter, writer) = submit::Submitter::spawn(store.clone(), wake.clone());
         let state = AppState {
             store,
             secrets: Arc::new(secrets),
             timing: Arc::new(config.timing),
             metrics: Arc::new(metrics::Metrics::new()),
-            wake: Arc::new(tokio::sync::Notify::new()),
+            wake,
             leader: Arc::new(AtomicBool::new(false)),
             default_tenant,
+            submitter,
+            fleet: Arc::new(fleet::FleetCache::default()),
         };
-        Ok(Server { listener, state, new_secrets })
+        Ok(Server { listener, state, writer, new_secrets })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -101,7 +109,10 @@ impl Server {
             .context("serving HTTP")?;
         stop.cancel();
         control.await.ok();
-        self.state.store.close().await;
+        let store = self.state.store.clone();
+        drop(self.state);
+        self.writer.await.ok();
+        store.close().await;
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! What every handler shares.
 
+use crate::fleet::FleetCache;
 use crate::metrics::Metrics;
+use crate::submit::Submitter;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +38,12 @@ pub struct AppState {
     /// Whether this server holds the scheduler lease.
     pub leader: Arc<AtomicBool>,
     pub default_tenant: TenantId,
+    pub submitter: Submitter,
+    pub fleet: Arc<FleetCache>,
 }
+
+/// The tenant that owns the admin's jobs.
+pub const DEFAULT_TENANT: &str = "default";
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

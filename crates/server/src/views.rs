@@ -3,7 +3,7 @@
 use strata_api::jobs::{Job, Task, TaskGpu};
 use strata_api::nodes::{AcceleratorUsage, Allocation, DeviceAllocation, Node, NodeState};
 use strata_api::tenants::{Quota, Tenant};
-use strata_store::{JobRow, NodeRow, TaskRow, TenantRow};
+use strata_store::{Held, JobRow, NodeRow, TaskRow, TenantRow};
 
 pub fn task(t: &TaskRow) -> Task {
     Task {
@@ -36,20 +36,13 @@ pub fn job(j: &JobRow, tasks: &[TaskRow]) -> Job {
     }
 }
 
-pub fn node(n: &NodeRow, active: &[TaskRow]) -> Node {
-    let mut allocated = Allocation::default();
-    for t in active.iter().filter(|t| t.node_id == n.id) {
-        allocated.cpu_milli += t.cpu_milli;
-        allocated.memory_mib += t.memory_mib;
-        allocated.tasks += 1;
-        for g in &t.gpus {
-            match allocated.gpu_milli.iter_mut().find(|d| d.index == g.index) {
-                Some(d) => d.milli += g.milli.0,
-                None => allocated.gpu_milli.push(DeviceAllocation { index: g.index, milli: g.milli.0 }),
-            }
-        }
-    }
-    allocated.gpu_milli.sort_by_key(|d| d.index);
+pub fn node(n: &NodeRow, held: Option<&Held>) -> Node {
+    let allocated = held.map_or_else(Allocation::default, |h| Allocation {
+        cpu_milli: h.cpu.0,
+        memory_mib: h.memory.0,
+        gpu_milli: h.gpu.iter().map(|(&index, &milli)| DeviceAllocation { index, milli }).collect(),
+        tasks: h.tasks,
+    });
     Node {
         id: n.id,
         name: n.name.clone(),

@@ -6,10 +6,12 @@ use sqlx::Row;
 use strata_domain::{JobId, JobSpec, JobState, TenantId};
 
 /// A job to insert.
-pub struct NewJob<'a> {
+#[derive(Debug, Clone)]
+pub struct NewJob {
     pub tenant: TenantId,
-    pub spec: &'a JobSpec,
-    pub idempotency_key: Option<&'a str>,
+    pub tenant_name: String,
+    pub spec: JobSpec,
+    pub idempotency_key: Option<String>,
 }
 
 /// Filters for listing jobs, newest first.
@@ -27,9 +29,9 @@ impl Store {
     /// Inserts jobs in one transaction (one commit for a whole batch is what makes bulk
     /// submission fast). A job whose idempotency key the tenant used before is not inserted
     /// again; the first job with that key is returned in its place.
-    pub async fn insert_jobs(&self, jobs: &[NewJob<'_>], now_ms: i64) -> Result<Vec<JobRow>> {
+    pub async fn insert_jobs(&self, jobs: &[NewJob], now_ms: i64) -> Result<Vec<JobRow>> {
         let mut tx = self.write.begin().await?;
-        let mut ids = Vec::with_capacity(jobs.len());
+        let mut rows = Vec::with_capacity(jobs.len());
         for job in jobs {
             let inserted = sqlx::query(
                 "INSERT INTO jobs (tenant_id, name, spec, state, priority, attempt, failures, reason, idempotency_key, created_ms, updated_ms) \
@@ -38,36 +40,42 @@ impl Store {
             )
             .bind(job.tenant.0)
             .bind(&job.spec.name)
-            .bind(to_json(job.spec)?)
+            .bind(to_json(&job.spec)?)
             .bind(i64::from(job.spec.priority))
-            .bind(job.idempotency_key)
+            .bind(job.idempotency_key.as_deref())
             .bind(now_ms)
             .fetch_optional(&mut *tx)
             .await?;
-            let id: i64 = match inserted {
+            let row = match inserted {
                 Some(row) => {
-                    let id: i64 = row.try_get("id")?;
-                    insert_event(&mut tx, JobId(id), now_ms, "submitted", "job submitted").await?;
-                    id
+                    let id = JobId(row.try_get("id")?);
+                    insert_event(&mut tx, id, now_ms, "submitted", "job submitted").await?;
+                    JobRow {
+                        id,
+                        tenant_id: job.tenant,
+                        tenant_name: job.tenant_name.clone(),
+                        spec: job.spec.clone(),
+                        state: JobState::Pending,
+                        priority: job.spec.priority,
+                        attempt: 0,
+                        reason: None,
+                        created_ms: now_ms,
+                        updated_ms: now_ms,
+                    }
                 }
-                None => sqlx::query("SELECT id FROM jobs WHERE tenant_id = $1 AND idempotency_key = $2")
+                // The tenant used this idempotency key before: answer with that job.
+                None => {
+                    let row = sqlx::query(&format!(
+                        "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.tenant_id = $1 AND j.idempotency_key = $2"
+                    ))
                     .bind(job.tenant.0)
-                    .bind(job.idempotency_key)
+                    .bind(job.idempotency_key.as_deref())
                     .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("id")?,
+                    .await?;
+                    JobRow::decode(&row)?
+                }
             };
-            ids.push(id);
-        }
-        let mut rows = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"
-            ))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-            rows.push(JobRow::decode(&row)?);
+            rows.push(row);
         }
         tx.commit().await?;
         Ok(rows)

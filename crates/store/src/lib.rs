@@ -25,7 +25,7 @@ pub use connect::{Backend, Store};
 pub use fresh::fresh_database_url;
 pub use jobs::{JobFilter, NewJob};
 pub use rows::{EventRow, JobRow, LogChunk, NodeRow, TaskRow, TenantRow};
-pub use sched_state::{node_view, SchedSnapshot};
+pub use sched_state::{node_view, Held, SchedSnapshot};
 pub use tasks::TaskUpdate;
 
 /// What went wrong talking to the database.

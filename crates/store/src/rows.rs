@@ -132,7 +132,10 @@ impl TaskRow {
             replica: get::<i64>(row, "replica")? as u32,
             node_id: NodeId(get(row, "node_id")?),
             node_name: get(row, "node_name")?,
-            gpus: from_json(&get::<String>(row, "gpus")?, "task gpus")?,
+            gpus: match get::<String>(row, "gpus")?.as_str() {
+                "[]" => Vec::new(),
+                text => from_json(text, "task gpus")?,
+            },
             cpu_milli: get::<i64>(row, "cpu_milli")? as u64,
             memory_mib: get::<i64>(row, "memory_mib")? as u64,
             state: TaskState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("task state {state:?}")))?,

@@ -16,34 +16,76 @@ pub struct SchedSnapshot {
     pub node_names: BTreeMap<NodeId, String>,
 }
 
-/// What a node has left once `tasks` are subtracted.
-pub fn node_view(node: &NodeRow, tasks: &[crate::TaskRow]) -> NodeView {
+/// What active tasks hold on one node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Held {
+    pub cpu: CpuMillis,
+    pub memory: MemoryMib,
+    /// Milli-GPUs held per device index.
+    pub gpu: BTreeMap<u32, u32>,
+    pub tasks: u32,
+}
+
+/// What a node has left once `held` is subtracted.
+pub fn node_view(node: &NodeRow, held: Option<&Held>) -> NodeView {
     let inv = &node.inventory;
-    let mut free_cpu = CpuMillis(u64::from(inv.cpu_cores) * 1000);
-    let mut free_memory = MemoryMib(inv.memory_mib);
-    let mut gpus: Vec<GpuSlot> = inv
+    let empty = Held::default();
+    let held = held.unwrap_or(&empty);
+    let gpus = inv
         .accelerators
         .iter()
-        .map(|a| GpuSlot { index: a.index, model: a.model.clone(), free: GpuMillis::WHOLE })
+        .map(|a| GpuSlot {
+            index: a.index,
+            model: a.model.clone(),
+            free: GpuMillis::WHOLE - GpuMillis(held.gpu.get(&a.index).copied().unwrap_or(0)),
+        })
         .collect();
-    for task in tasks.iter().filter(|t| t.node_id == node.id) {
-        free_cpu -= CpuMillis(task.cpu_milli);
-        free_memory -= MemoryMib(task.memory_mib);
-        for g in &task.gpus {
-            if let Some(slot) = gpus.iter_mut().find(|s| s.index == g.index) {
-                slot.free -= g.milli;
-            }
-        }
+    NodeView {
+        id: node.id,
+        name: node.name.clone(),
+        rack: inv.rack().map(str::to_string),
+        free_cpu: CpuMillis(u64::from(inv.cpu_cores) * 1000) - held.cpu,
+        free_memory: MemoryMib(inv.memory_mib) - held.memory,
+        gpus,
     }
-    NodeView { id: node.id, name: node.name.clone(), rack: inv.rack().map(str::to_string), free_cpu, free_memory, gpus }
 }
 
 impl Store {
+    /// What active (assigned or running) tasks hold, per node. CPU and memory are summed by the
+    /// database; only tasks that hold GPUs are read row by row.
+    pub async fn held_by_node(&self) -> Result<BTreeMap<NodeId, Held>> {
+        let mut held: BTreeMap<NodeId, Held> = BTreeMap::new();
+        let sums = sqlx::query(
+            "SELECT node_id, CAST(SUM(cpu_milli) AS BIGINT) AS cpu, CAST(SUM(memory_mib) AS BIGINT) AS memory, COUNT(*) AS tasks \
+             FROM tasks WHERE state IN ('assigned', 'running') GROUP BY node_id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for row in &sums {
+            let h = held.entry(NodeId(row.try_get("node_id")?)).or_default();
+            h.cpu = CpuMillis(row.try_get::<i64, _>("cpu")?.max(0) as u64);
+            h.memory = MemoryMib(row.try_get::<i64, _>("memory")?.max(0) as u64);
+            h.tasks = row.try_get::<i64, _>("tasks")?.max(0) as u32;
+        }
+        let gpu_rows =
+            sqlx::query("SELECT node_id, gpus FROM tasks WHERE state IN ('assigned', 'running') AND gpu_milli > 0")
+                .fetch_all(&self.read)
+                .await?;
+        for row in &gpu_rows {
+            let gpus: Vec<strata_sched::GpuAssignment> = from_json(&row.try_get::<String, _>("gpus")?, "task gpus")?;
+            let h = held.entry(NodeId(row.try_get("node_id")?)).or_default();
+            for g in gpus {
+                *h.gpu.entry(g.index).or_default() += g.milli.0;
+            }
+        }
+        Ok(held)
+    }
+
     pub async fn sched_snapshot(&self, now_ms: i64, seed: u64) -> Result<SchedSnapshot> {
         let nodes = self.nodes().await?;
-        let tasks = self.active_tasks().await?;
+        let held = self.held_by_node().await?;
         let node_names = nodes.iter().map(|n| (n.id, n.name.clone())).collect();
-        let views = nodes.iter().filter(|n| n.schedulable()).map(|n| node_view(n, &tasks)).collect();
+        let views = nodes.iter().filter(|n| n.schedulable()).map(|n| node_view(n, held.get(&n.id))).collect();
 
         let rows = sqlx::query(
             "SELECT j.id, j.tenant_id, j.priority, j.created_ms, j.spec, j.reason FROM jobs j WHERE j.state = 'pending' ORDER BY j.id",
@@ -66,33 +108,33 @@ impl Store {
             });
         }
 
-        // What each tenant's running work holds, from the same active tasks.
-        let owners = sqlx::query("SELECT k.id, j.tenant_id FROM tasks k JOIN jobs j ON j.id = k.job_id WHERE k.state IN ('assigned', 'running')")
-            .fetch_all(&self.read)
-            .await?;
-        let mut owner_of = BTreeMap::new();
-        for row in &owners {
-            owner_of.insert(row.try_get::<i64, _>("id")?, row.try_get::<i64, _>("tenant_id")?);
+        // What each tenant's running work holds, summed by the database.
+        let usage = sqlx::query(
+            "SELECT j.tenant_id, CAST(SUM(k.cpu_milli) AS BIGINT) AS cpu, CAST(SUM(k.memory_mib) AS BIGINT) AS memory, CAST(SUM(k.gpu_milli) AS BIGINT) AS gpu \
+             FROM tasks k JOIN jobs j ON j.id = k.job_id WHERE k.state IN ('assigned', 'running') GROUP BY j.tenant_id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let mut used: BTreeMap<i64, (u64, u64, u64)> = BTreeMap::new();
+        for row in &usage {
+            // SUM of BIGINT is NUMERIC in PostgreSQL, hence the CASTs above.
+            let sum = |col: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(col)?.max(0) as u64) };
+            used.insert(row.try_get("tenant_id")?, (sum("cpu")?, sum("memory")?, sum("gpu")?));
         }
         let mut tenants = Vec::new();
         for t in self.tenants().await? {
             let quota: Quota = from_json(&t.quota_json, "tenant quota")?;
-            let mut limits = TenantLimits {
+            let (cpu, memory, gpu) = used.get(&t.id.0).copied().unwrap_or_default();
+            tenants.push(TenantLimits {
                 tenant: t.id,
                 name: t.name.clone(),
                 max_gpu_milli: quota.gpu_milli,
                 max_cpu_milli: quota.cpu_milli,
                 max_memory_mib: quota.memory_mib,
-                used_gpu_milli: 0,
-                used_cpu_milli: 0,
-                used_memory_mib: 0,
-            };
-            for task in tasks.iter().filter(|k| owner_of.get(&k.id) == Some(&t.id.0)) {
-                limits.used_cpu_milli += task.cpu_milli;
-                limits.used_memory_mib += task.memory_mib;
-                limits.used_gpu_milli += task.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
-            }
-            tenants.push(limits);
+                used_gpu_milli: gpu,
+                used_cpu_milli: cpu,
+                used_memory_mib: memory,
+            });
         }
         Ok(SchedSnapshot { input: SchedInput { nodes: views, pending, tenants, now_ms, seed }, reasons, node_names })
     }

@@ -21,14 +21,6 @@ pub struct TaskUpdate {
 const TASK_FROM: &str = "FROM tasks k JOIN nodes n ON n.id = k.node_id";
 
 impl Store {
-    /// Every task that holds resources (assigned or running), for computing free capacity.
-    pub async fn active_tasks(&self) -> Result<Vec<TaskRow>> {
-        let rows = sqlx::query(&format!("SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.state IN ('assigned', 'running')"))
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(TaskRow::decode).collect()
-    }
-
     /// Tasks of one attempt of a job, in rank order.
     pub async fn tasks_of(&self, job: JobId, attempt: u32) -> Result<Vec<TaskRow>> {
         let rows = sqlx::query(&format!(
@@ -105,8 +97,8 @@ impl Store {
             let resources = JobRow::decode(&spec)?.spec.resources;
             for (replica, at) in placement.replicas.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO tasks (job_id, attempt, replica, node_id, gpus, cpu_milli, memory_mib, state, exit_code, message, created_ms, updated_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'assigned', NULL, NULL, $8, $8)",
+                    "INSERT INTO tasks (job_id, attempt, replica, node_id, gpus, cpu_milli, memory_mib, gpu_milli, state, exit_code, message, created_ms, updated_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'assigned', NULL, NULL, $9, $9)",
                 )
                 .bind(job.0)
                 .bind(attempt)
@@ -115,6 +107,7 @@ impl Store {
                 .bind(to_json(&at.gpus)?)
                 .bind(resources.cpu_milli.0 as i64)
                 .bind(resources.memory_mib.0 as i64)
+                .bind(at.gpus.iter().map(|g| i64::from(g.milli.0)).sum::<i64>())
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await?;

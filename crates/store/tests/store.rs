@@ -55,7 +55,8 @@ async fn idempotency_key_returns_the_first_job() {
     let (store, _dir) = store().await;
     let tenant = store.ensure_tenant("default", 1).await.unwrap();
     let s = spec("train", 1, 0);
-    let new = [NewJob { tenant: tenant.id, spec: &s, idempotency_key: Some("k1") }];
+    let new =
+        [NewJob { tenant: tenant.id, tenant_name: "default".into(), spec: s, idempotency_key: Some("k1".into()) }];
     let first = store.insert_jobs(&new, 10).await.unwrap();
     let again = store.insert_jobs(&new, 20).await.unwrap();
     assert_eq!(first[0].id, again[0].id);
@@ -71,8 +72,14 @@ async fn failed_replica_requeues_gang_then_fails_when_retries_run_out() {
     let tenant = store.ensure_tenant("default", 1).await.unwrap();
     let node = store.register_node("n1", "127.0.0.1", &inventory("n1"), 1).await.unwrap();
     let s = spec("gang", 2, 1);
-    let job =
-        store.insert_jobs(&[NewJob { tenant: tenant.id, spec: &s, idempotency_key: None }], 1).await.unwrap()[0].id;
+    let job = store
+        .insert_jobs(
+            &[NewJob { tenant: tenant.id, tenant_name: "default".into(), spec: s.clone(), idempotency_key: None }],
+            1,
+        )
+        .await
+        .unwrap()[0]
+        .id;
     let place = |_: ()| {
         let r = ReplicaPlacement {
             node: node.id,
@@ -106,8 +113,14 @@ async fn lost_node_requeues_and_snapshot_frees_capacity() {
     let tenant = store.ensure_tenant("default", 1).await.unwrap();
     let node = store.register_node("n1", "127.0.0.1", &inventory("n1"), 1).await.unwrap();
     let s = spec("one", 1, 0);
-    let job =
-        store.insert_jobs(&[NewJob { tenant: tenant.id, spec: &s, idempotency_key: None }], 1).await.unwrap()[0].id;
+    let job = store
+        .insert_jobs(
+            &[NewJob { tenant: tenant.id, tenant_name: "default".into(), spec: s.clone(), idempotency_key: None }],
+            1,
+        )
+        .await
+        .unwrap()[0]
+        .id;
     let r = ReplicaPlacement { node: node.id, gpus: vec![] };
     store.apply_placements(&[(Placement { job, replicas: vec![r] }, "x".into())], 2).await.unwrap();
     let snap = store.sched_snapshot(3, 0).await.unwrap();
@@ -128,8 +141,14 @@ async fn log_chunks_are_stored_once_and_read_in_order() {
     let tenant = store.ensure_tenant("default", 1).await.unwrap();
     let node = store.register_node("n1", "127.0.0.1", &inventory("n1"), 1).await.unwrap();
     let s = spec("logs", 1, 0);
-    let job =
-        store.insert_jobs(&[NewJob { tenant: tenant.id, spec: &s, idempotency_key: None }], 1).await.unwrap()[0].id;
+    let job = store
+        .insert_jobs(
+            &[NewJob { tenant: tenant.id, tenant_name: "default".into(), spec: s.clone(), idempotency_key: None }],
+            1,
+        )
+        .await
+        .unwrap()[0]
+        .id;
     store
         .apply_placements(
             &[(Placement { job, replicas: vec![ReplicaPlacement { node: node.id, gpus: vec![] }] }, "x".into())],

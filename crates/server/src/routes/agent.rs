@@ -26,6 +26,7 @@ pub async fn register(
     }
     let now = now_ms();
     let node = state.store.register_node(&req.name, &req.address, &req.inventory, now).await?;
+    state.fleet.invalidate();
     let lost = state.store.lose_node_tasks(node.id, &req.running_tasks, "its agent restarted without it", now).await?;
     tracing::info!(node = %node.name, id = %node.id, accelerators = node.inventory.accelerators.len(), lost, "agent registered");
     state.wake.notify_one();
@@ -49,9 +50,16 @@ pub async fn heartbeat(
             format!("node {} is not registered; register again", hb.node_id),
         ));
     };
+    // Only reports that change something are written: a node running thousands of tasks
+    // reports them all every heartbeat, and rewriting each unchanged row would cost a statement.
+    let reported: Vec<i64> = hb.tasks.iter().map(|t| t.task_id).collect();
+    let mut tasks = state.store.node_tasks(node.id, &reported).await?;
     let updates: Vec<TaskUpdate> = hb
         .tasks
         .iter()
+        .filter(|r| {
+            tasks.iter().any(|t| t.id == r.task_id && t.node_id == node.id && t.state.is_active() && t.state != r.state)
+        })
         .map(|t| TaskUpdate { task_id: t.task_id, state: t.state, exit_code: t.exit_code, message: t.message.clone() })
         .collect();
     if !updates.is_empty() {
@@ -59,9 +67,9 @@ pub async fn heartbeat(
         if updates.iter().any(|u| u.state != TaskState::Running) {
             state.wake.notify_one();
         }
+        // A failure can stop sibling tasks on this node too: read the outcome.
+        tasks = state.store.node_tasks(node.id, &reported).await?;
     }
-    let reported: Vec<i64> = hb.tasks.iter().map(|t| t.task_id).collect();
-    let tasks = state.store.node_tasks(node.id, &reported).await?;
     let mut reply = HeartbeatReply::default();
     for report in &hb.tasks {
         let server_view = tasks.iter().find(|t| t.id == report.task_id && t.node_id == node.id);

@@ -3,7 +3,7 @@
 use crate::admission;
 use crate::auth::Caller;
 use crate::error::{ApiJson, ApiQuery, AppError, AppResult};
-use crate::state::{now_ms, AppState};
+use crate::state::{now_ms, AppState, DEFAULT_TENANT};
 use crate::views;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -16,17 +16,17 @@ use strata_store::{JobFilter, JobRow, NewJob};
 
 /// Resolves who a submission is for: a tenant key submits for itself; the admin for the tenant
 /// it names, or the built-in `default` tenant.
-async fn submit_tenant(state: &AppState, caller: &Caller, named: Option<&str>) -> AppResult<TenantId> {
+async fn submit_tenant(state: &AppState, caller: &Caller, named: Option<&str>) -> AppResult<(TenantId, String)> {
     match (caller, named) {
-        (Caller::Tenant(t), None) => Ok(t.id),
-        (Caller::Tenant(t), Some(name)) if name == t.name => Ok(t.id),
+        (Caller::Tenant(t), None) => Ok((t.id, t.name.clone())),
+        (Caller::Tenant(t), Some(name)) if name == t.name => Ok((t.id, t.name.clone())),
         (Caller::Tenant(_), Some(_)) => Err(AppError::field(
             ErrorCode::Forbidden,
             "tenant",
             "a tenant key submits only for its own tenant; drop the tenant field",
         )),
-        (_, None) => Ok(state.default_tenant),
-        (_, Some(name)) => state.store.tenant_by_name(name).await?.map(|t| t.id).ok_or_else(|| {
+        (_, None) => Ok((state.default_tenant, DEFAULT_TENANT.to_string())),
+        (_, Some(name)) => state.store.tenant_by_name(name).await?.map(|t| (t.id, t.name)).ok_or_else(|| {
             AppError::field(
                 ErrorCode::NotFound,
                 "tenant",
@@ -56,17 +56,14 @@ pub async fn submit(
     ApiJson(req): ApiJson<SubmitJob>,
 ) -> AppResult<Response> {
     caller.require_user()?;
-    let tenant = submit_tenant(&state, &caller, req.tenant.as_deref()).await?;
+    let (tenant, tenant_name) = submit_tenant(&state, &caller, req.tenant.as_deref()).await?;
     let key = req.idempotency_key.clone();
     let spec = req.into_spec()?;
-    let nodes = state.store.nodes().await?;
-    admission::check(&spec, &nodes.iter().map(|n| &n.inventory).collect::<Vec<_>>())?;
-    let rows =
-        state.store.insert_jobs(&[NewJob { tenant, spec: &spec, idempotency_key: key.as_deref() }], now_ms()).await?;
+    let fleet = state.fleet.inventories(&state.store).await?;
+    admission::check(&spec, &fleet.iter().collect::<Vec<_>>())?;
+    let job = state.submitter.submit(NewJob { tenant, tenant_name, spec, idempotency_key: key }).await?;
     state.metrics.submitted.inc();
-    state.wake.notify_one();
-    let job = rows.first().ok_or_else(|| AppError::Internal(anyhow::anyhow!("insert returned no row")))?;
-    Ok((StatusCode::CREATED, Json(views::job(job, &[]))).into_response())
+    Ok((StatusCode::CREATED, Json(views::job(&job, &[]))).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobQuery),

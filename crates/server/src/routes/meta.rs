@@ -49,7 +49,7 @@ pub async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoRespon
         m.jobs.get_or_create(&StateLabel { state: s }).set(n);
     }
     let nodes = state.store.nodes().await?;
-    let active = state.store.active_tasks().await?;
+    let held = state.store.held_by_node().await?;
     let mut by_state: BTreeMap<String, i64> = BTreeMap::new();
     let mut gpus: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for n in &nodes {
@@ -59,13 +59,11 @@ pub async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoRespon
             gpus.entry(a.model.clone()).or_default().0 += 1;
         }
     }
-    for t in &active {
-        let Some(node) = nodes.iter().find(|n| n.id == t.node_id) else {
-            continue;
-        };
-        for g in &t.gpus {
-            if let Some(a) = node.inventory.accelerators.iter().find(|a| a.index == g.index) {
-                gpus.entry(a.model.clone()).or_default().1 += i64::from(g.milli.0);
+    for n in &nodes {
+        let Some(h) = held.get(&n.id) else { continue };
+        for (index, milli) in &h.gpu {
+            if let Some(a) = n.inventory.accelerators.iter().find(|a| a.index == *index) {
+                gpus.entry(a.model.clone()).or_default().1 += i64::from(*milli);
             }
         }
     }

@@ -12,8 +12,8 @@ use strata_api::nodes::{Node, NodeList};
 pub async fn list(State(state): State<AppState>, caller: Caller) -> AppResult<Json<NodeList>> {
     caller.require_user()?;
     let nodes = state.store.nodes().await?;
-    let active = state.store.active_tasks().await?;
-    Ok(Json(NodeList { nodes: nodes.iter().map(|n| views::node(n, &active)).collect() }))
+    let held = state.store.held_by_node().await?;
+    Ok(Json(NodeList { nodes: nodes.iter().map(|n| views::node(n, held.get(&n.id))).collect() }))
 }
 
 async fn find(state: &AppState, id: &str) -> AppResult<strata_store::NodeRow> {
@@ -21,8 +21,8 @@ async fn find(state: &AppState, id: &str) -> AppResult<strata_store::NodeRow> {
 }
 
 async fn render(state: &AppState, node: &strata_store::NodeRow) -> AppResult<Json<Node>> {
-    let active = state.store.active_tasks().await?;
-    Ok(Json(views::node(node, &active)))
+    let held = state.store.held_by_node().await?;
+    Ok(Json(views::node(node, held.get(&node.id))))
 }
 
 #[utoipa::path(get, path = "/api/v1/nodes/{node}", tag = "nodes", params(("node" = String, Path, description = "id or name")),

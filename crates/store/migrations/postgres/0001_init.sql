@@ -57,6 +57,7 @@ CREATE TABLE tasks (
     gpus TEXT NOT NULL,
     cpu_milli BIGINT NOT NULL,
     memory_mib BIGINT NOT NULL,
+    gpu_milli BIGINT NOT NULL,
     state TEXT NOT NULL,
     exit_code BIGINT,
     message TEXT,

@@ -57,6 +57,7 @@ CREATE TABLE tasks (
     gpus TEXT NOT NULL,
     cpu_milli INTEGER NOT NULL,
     memory_mib INTEGER NOT NULL,
+    gpu_milli INTEGER NOT NULL,
     state TEXT NOT NULL,
     exit_code INTEGER,
     message TEXT,

@@ -1,0 +1,77 @@
+//! Group commit for job submissions. Each submission waits for its commit before it is
+//! acknowledged, but concurrent submissions share one transaction: a SQLite commit (or a
+//! PostgreSQL round trip) costs about the same for one job as for hundreds, so under load the
+//! server writes in batches of whatever arrived while the previous batch was committing.
+
+use crate::error::AppError;
+use crate::state::now_ms;
+use std::sync::Arc;
+use strata_store::{JobRow, NewJob, Store};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
+
+/// Largest batch per transaction: keeps one commit's latency bounded.
+const MAX_BATCH: usize = 1024;
+/// Submissions waiting for the writer before new ones wait for room (backpressure).
+const QUEUE: usize = 8192;
+
+type Reply = oneshot::Sender<Result<JobRow, String>>;
+
+#[derive(Clone)]
+pub struct Submitter {
+    tx: mpsc::Sender<(NewJob, Reply)>,
+}
+
+impl Submitter {
+    /// Starts the writer. It stops once every `Submitter` clone is dropped, after committing
+    /// what was queued.
+    pub fn spawn(store: Store, wake: Arc<Notify>) -> (Submitter, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        (Submitter { tx }, tokio::spawn(write_batches(store, rx, wake)))
+    }
+
+    /// Inserts the job; returns once it is committed.
+    pub async fn submit(&self, job: NewJob) -> Result<JobRow, AppError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send((job, reply)).await.map_err(|_| AppError::Internal(anyhow::anyhow!("the job writer stopped")))?;
+        match answer.await {
+            Ok(Ok(row)) => Ok(row),
+            Ok(Err(e)) => Err(AppError::Internal(anyhow::anyhow!("storing the job failed: {e}"))),
+            Err(_) => Err(AppError::Internal(anyhow::anyhow!("the job writer stopped"))),
+        }
+    }
+}
+
+async fn write_batches(store: Store, mut rx: mpsc::Receiver<(NewJob, Reply)>, wake: Arc<Notify>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut replies = Vec::with_capacity(MAX_BATCH);
+    while let Some((job, reply)) = rx.recv().await {
+        jobs.push(job);
+        replies.push(reply);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok((job, reply)) => {
+                    jobs.push(job);
+                    replies.push(reply);
+                }
+                Err(_) => break,
+            }
+        }
+        match store.insert_jobs(&jobs, now_ms()).await {
+            Ok(rows) => {
+                for (reply, row) in replies.drain(..).zip(rows) {
+                    // A client that went away no longer needs its answer; the job stays.
+                    let _ = reply.send(Ok(row));
+                }
+                wake.notify_one();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = jobs.len(), "job batch not stored");
+                for reply in replies.drain(..) {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+        jobs.clear();
+    }
+}
