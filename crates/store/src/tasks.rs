@@ -35,11 +35,29 @@ impl Store {
 
     /// Tasks of several jobs' current attempts (for listing jobs with their placement).
     pub async fn current_tasks(&self, jobs: &[JobRow]) -> Result<Vec<TaskRow>> {
-        let mut all = Vec::new();
-        for job in jobs.iter().filter(|j| j.attempt > 0) {
-            all.extend(self.tasks_of(job.id, job.attempt).await?);
+        let placed: Vec<&JobRow> = jobs.iter().filter(|j| j.attempt > 0).collect();
+        if placed.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(all)
+        // One query for the page: `job_id IN ($1, …)`, then keep each job's current attempt.
+        let marks: Vec<String> = (1..=placed.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.job_id IN ({}) ORDER BY k.job_id, k.replica",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for job in &placed {
+            query = query.bind(job.id.0);
+        }
+        let rows = query.fetch_all(&self.read).await?;
+        let mut tasks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let task = TaskRow::decode(row)?;
+            if placed.iter().any(|j| j.id == task.job_id && j.attempt == task.attempt) {
+                tasks.push(task);
+            }
+        }
+        Ok(tasks)
     }
 
     pub async fn task(&self, id: i64) -> Result<Option<TaskRow>> {

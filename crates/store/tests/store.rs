@@ -105,6 +105,9 @@ async fn failed_replica_requeues_gang_then_fails_when_retries_run_out() {
     }
     let kinds: Vec<String> = store.events(job).await.unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, ["submitted", "placed", "requeued", "placed", "failed"]);
+    let row = store.job(job).await.unwrap().unwrap();
+    let current = store.current_tasks(&[row]).await.unwrap();
+    assert_eq!(current.iter().map(|t| (t.attempt, t.replica)).collect::<Vec<_>>(), [(2, 0), (2, 1)]);
 }
 
 #[tokio::test]
