@@ -162,20 +162,53 @@ impl Supervised {
 }
 
 /// Stops the process groups a previous run of the agent left behind (it cannot wait for them,
-/// so it reports them lost instead of adopting them).
+/// so it reports them lost instead of adopting them). A group is only killed if its leader is
+/// still the task's process — its environment names the task — so a recycled pid is spared.
 pub fn kill_leftovers(tasks_dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(tasks_dir) else {
-        return 0;
-    };
+    let Ok(entries) = std::fs::read_dir(tasks_dir) else { return 0 };
     let mut killed = 0;
     for entry in entries.flatten() {
         let file = entry.path().join("pgid");
-        if let Some(pgid) = std::fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
-            if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
-                killed += 1;
-            }
-            let _ = std::fs::remove_file(&file);
+        let Some(pgid) = std::fs::read_to_string(&file).ok().and_then(|s| s.trim().parse::<i32>().ok()) else {
+            continue;
+        };
+        let task = entry.file_name().to_string_lossy().into_owned();
+        if is_task_process(pgid, &task) && killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
+            killed += 1;
         }
+        let _ = std::fs::remove_file(&file);
     }
     killed
+}
+
+/// Whether process `pid` runs with `STRATA_TASK_ID=<task>` in its environment.
+fn is_task_process(pid: i32, task: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+    let wanted = format!("STRATA_TASK_ID={task}");
+    environ.split(|b| *b == 0).any(|var| var == wanted.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    #[test]
+    fn leftovers_are_killed_only_when_the_pid_is_still_the_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child =
+            std::process::Command::new("sleep").arg("30").env("STRATA_TASK_ID", "7").process_group(0).spawn().unwrap();
+        let pid = child.id() as i32;
+        // Task 8 claims the same pid: its environment says otherwise, so nothing is killed.
+        std::fs::create_dir_all(dir.path().join("8")).unwrap();
+        std::fs::write(dir.path().join("8").join("pgid"), pid.to_string()).unwrap();
+        assert_eq!(kill_leftovers(dir.path()), 0);
+        assert!(child.try_wait().unwrap().is_none(), "an unrelated process survives");
+        std::fs::create_dir_all(dir.path().join("7")).unwrap();
+        std::fs::write(dir.path().join("7").join("pgid"), pid.to_string()).unwrap();
+        assert_eq!(kill_leftovers(dir.path()), 1);
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert!(!dir.path().join("7").join("pgid").exists());
+    }
 }

@@ -74,6 +74,7 @@ pub struct Cluster {
     pub admin: Client,
     pub join_token: String,
     pub agents: Vec<Proc>,
+    agent_args: Vec<Vec<String>>,
 }
 
 impl Cluster {
@@ -88,6 +89,7 @@ impl Cluster {
             admin: Client::new("http://127.0.0.1:1", "none"),
             join_token: String::new(),
             agents: Vec::new(),
+            agent_args: Vec::new(),
         };
         cluster.start_server().await;
         cluster
@@ -152,6 +154,7 @@ impl Cluster {
         args.extend(extra);
         let log = self.path(&format!("agent-{name}.log"));
         self.agents.push(spawn(&args, &log));
+        self.agent_args.push(args.iter().map(|a| a.to_string()).collect());
         let admin = self.admin.clone();
         let wanted = name.to_string();
         wait_for("agent ready", Duration::from_secs(30), || {
@@ -164,6 +167,13 @@ impl Cluster {
         })
         .await;
         self.agents.len() - 1
+    }
+
+    /// Starts agent `index` again with the arguments it first had (same name, same data).
+    pub fn restart_agent(&mut self, index: usize) {
+        let args: Vec<&str> = self.agent_args[index].iter().map(String::as_str).collect();
+        let log = self.path(&format!("agent-{index}-restarted.log"));
+        self.agents[index] = spawn(&args, &log);
     }
 
     pub fn kill_server(&mut self) {

@@ -132,3 +132,46 @@ async fn cancel_stops_a_running_job() {
     let again = c.admin.cancel_job(id).await.unwrap_err();
     assert_eq!(again.code(), Some(strata_domain::ErrorCode::Conflict));
 }
+
+#[tokio::test]
+async fn restarted_agent_reports_its_old_tasks_lost_and_they_run_again() {
+    let mut c = Cluster::start().await;
+    c.add_agent("phoenix", "1xL4", &[]).await;
+    let mut req = submit(&["sh", "-c", "echo attempt $STRATA_ATTEMPT; sleep 30"]);
+    req.max_retries = Some(1);
+    let id = c.admin.submit_job(&req).await.unwrap().id.0;
+    let admin = c.admin.clone();
+    let running = |attempt: u32| {
+        let a = admin.clone();
+        move || {
+            let a = a.clone();
+            async move {
+                a.job(id)
+                    .await
+                    .ok()
+                    .filter(|j| j.attempt == attempt && j.tasks.iter().all(|t| t.state == TaskState::Running))
+            }
+        }
+    };
+    let first = wait_for("attempt 1 running", Duration::from_secs(20), running(1)).await;
+    let task = first.tasks[0].id;
+    let pgid_file = c.path("agent-phoenix").join("agent-phoenix").join("tasks").join(task.to_string()).join("pgid");
+    let pgid = std::fs::read_to_string(&pgid_file).unwrap();
+    // SIGKILL the agent and start it again at once, well before the heartbeat timeout.
+    c.agents[0].kill();
+    c.restart_agent(0);
+    wait_for("attempt 2 running", Duration::from_secs(20), running(2)).await;
+    let events = c.admin.job_events(id).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.kind == "requeued" && e.message.contains("its agent restarted without it")),
+        "{events:?}"
+    );
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pgid.trim())).unwrap_or_default();
+    // Gone, or a zombie waiting for init to reap it (its parent, the old agent, is dead).
+    let state = stat.rsplit(')').next().unwrap_or("").split_whitespace().next().unwrap_or("gone").to_string();
+    assert!(
+        state == "gone" || state == "Z",
+        "the restarted agent stopped the process its previous run left behind (state {state}): {stat}"
+    );
+    c.admin.cancel_job(id).await.unwrap();
+}
