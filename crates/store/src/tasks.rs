@@ -3,7 +3,7 @@
 
 use crate::jobs::insert_event;
 use crate::rows::{JobRow, TaskRow, JOB_COLUMNS, TASK_COLUMNS};
-use crate::{to_json, Result, Store};
+use crate::{from_json, to_json, Result, Store};
 use sqlx::{Any, Row, Transaction};
 use strata_domain::lifecycle::{settle, TaskOutcome, Verdict};
 use strata_domain::{JobId, NodeId, TaskState};
@@ -98,7 +98,7 @@ impl Store {
         for (placement, summary) in placements {
             let job = placement.job;
             let row = sqlx::query(
-                "UPDATE jobs SET state = 'running', attempt = attempt + 1, reason = NULL, updated_ms = $1 WHERE id = $2 AND state = 'pending' RETURNING attempt",
+                "UPDATE jobs SET state = 'running', attempt = attempt + 1, reason = NULL, updated_ms = $1 WHERE id = $2 AND state = 'pending' RETURNING attempt, spec",
             )
             .bind(now_ms)
             .bind(job.0)
@@ -106,13 +106,8 @@ impl Store {
             .await?;
             let Some(row) = row else { continue };
             let attempt: i64 = row.try_get("attempt")?;
-            let spec = sqlx::query(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.id = $1"
-            ))
-            .bind(job.0)
-            .fetch_one(&mut *tx)
-            .await?;
-            let resources = JobRow::decode(&spec)?.spec.resources;
+            let spec: strata_domain::JobSpec = from_json(&row.try_get::<String, _>("spec")?, "job spec")?;
+            let resources = spec.resources;
             for (replica, at) in placement.replicas.iter().enumerate() {
                 sqlx::query(
                     "INSERT INTO tasks (job_id, attempt, replica, node_id, gpus, cpu_milli, memory_mib, gpu_milli, state, exit_code, message, created_ms, updated_ms) \
