@@ -46,6 +46,12 @@ pub enum Command {
     /// Tenants, their quotas and keys (admin).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Prepare training data: normalise, filter, scrub PII, deduplicate (a pipeline file).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strata data example > pipeline.toml\n  strata data run pipeline.toml --input corpus/ --output out/"
+    )]
+    Data(strata_dataprep::DataCommand),
 }
 
 #[derive(Args, Debug, Clone)]

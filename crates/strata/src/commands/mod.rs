@@ -19,6 +19,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Job(cmd) => job::run(cmd).await,
         Command::Node(cmd) => node::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,
+        // CPU-bound and synchronous (rayon inside): off the async workers.
+        Command::Data(cmd) => tokio::task::spawn_blocking(move || strata_dataprep::run(cmd)).await?,
     }
 }
 

@@ -1,0 +1,136 @@
+//! Output shards: JSON Lines, plain, gzip or zstd, rotated after a number of documents, each
+//! written under a temporary name and renamed when complete.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::tmp_path;
+use crate::config::Compression;
+use crate::error::{Error, Result};
+
+enum Sink {
+    Plain(BufWriter<File>),
+    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Zstd(zstd::Encoder<'static, BufWriter<File>>),
+}
+
+impl Sink {
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Sink::Plain(w) => w,
+            Sink::Gzip(w) => w,
+            Sink::Zstd(w) => w,
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        let buffered = match self {
+            Sink::Plain(w) => w,
+            Sink::Gzip(w) => w.finish()?,
+            Sink::Zstd(w) => w.finish()?,
+        };
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    }
+}
+
+/// Writes one input file's kept documents as `part-FFFFF-SSSS.jsonl[.gz|.zst]` shards.
+pub struct ShardWriter {
+    dir: PathBuf,
+    file_index: usize,
+    compression: Compression,
+    max_docs: usize,
+    fields: (String, String),
+    current: Option<(Sink, PathBuf, usize)>,
+    pub shards: Vec<String>,
+    pub documents: u64,
+    pub bytes: u64,
+    line: Vec<u8>,
+}
+
+impl ShardWriter {
+    pub fn new(
+        dir: &Path,
+        file_index: usize,
+        compression: Compression,
+        max_docs: usize,
+        fields: (String, String),
+    ) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            file_index,
+            compression,
+            max_docs,
+            fields,
+            current: None,
+            shards: Vec::new(),
+            documents: 0,
+            bytes: 0,
+            line: Vec::new(),
+        }
+    }
+
+    /// The shard-name prefix of an input file, to find (and remove) a partial attempt's shards.
+    pub fn prefix(file_index: usize) -> String {
+        format!("part-{file_index:05}-")
+    }
+
+    pub fn write(&mut self, id: &str, text: &str) -> Result<()> {
+        if self.current.as_ref().is_some_and(|(_, _, n)| *n >= self.max_docs) {
+            self.close()?;
+        }
+        if self.current.is_none() {
+            self.open()?;
+        }
+        self.line.clear();
+        self.line.push(b'{');
+        // Field names and values are written as JSON strings; serialising a `&str` cannot fail.
+        let _ = serde_json::to_writer(&mut self.line, &self.fields.0);
+        self.line.push(b':');
+        let _ = serde_json::to_writer(&mut self.line, id);
+        self.line.push(b',');
+        let _ = serde_json::to_writer(&mut self.line, &self.fields.1);
+        self.line.push(b':');
+        let _ = serde_json::to_writer(&mut self.line, text);
+        self.line.extend_from_slice(b"}\n");
+        if let Some((sink, path, n)) = self.current.as_mut() {
+            sink.writer().write_all(&self.line).map_err(Error::io(tmp_path(path)))?;
+            *n += 1;
+        }
+        self.documents += 1;
+        self.bytes += text.len() as u64;
+        Ok(())
+    }
+
+    fn open(&mut self) -> Result<()> {
+        let name =
+            format!("{}{:04}.{}", Self::prefix(self.file_index), self.shards.len(), self.compression.extension());
+        let path = self.dir.join(&name);
+        let tmp = tmp_path(&path);
+        let file = BufWriter::with_capacity(1 << 16, File::create(&tmp).map_err(Error::io(&tmp))?);
+        let sink = match self.compression {
+            Compression::None => Sink::Plain(file),
+            Compression::Gzip => Sink::Gzip(flate2::write::GzEncoder::new(file, flate2::Compression::new(6))),
+            Compression::Zstd => Sink::Zstd(zstd::Encoder::new(file, 3).map_err(Error::io(&tmp))?),
+        };
+        self.shards.push(name);
+        self.current = Some((sink, path, 0));
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if let Some((sink, path, _)) = self.current.take() {
+            let tmp = tmp_path(&path);
+            sink.finish().map_err(Error::io(&tmp))?;
+            std::fs::rename(&tmp, &path).map_err(Error::io(&path))?;
+        }
+        Ok(())
+    }
+
+    /// Closes the last shard.
+    pub fn finish(mut self) -> Result<(Vec<String>, u64, u64)> {
+        self.close()?;
+        Ok((self.shards, self.documents, self.bytes))
+    }
+}
