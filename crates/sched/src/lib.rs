@@ -8,15 +8,28 @@
 //! This is the baseline policy: jobs in priority order (then submission order), per-tenant quotas,
 //! gangs placed all-or-nothing, best-fit placement. A job that does not fit never blocks the jobs
 //! behind it. Every job left waiting carries a reason a person can act on.
+//!
+//! Single replicas can also be placed one at a time with a [`Placer`] and any [`Policy`] —
+//! FGD's baselines, FGD itself and Strata's own — through the same fit checks and the same
+//! single-replica choice `schedule` uses; the trace simulator (`strata-sim`) drives it.
 
 mod fleet;
+mod frag;
+mod mix;
 mod model;
 mod place;
+mod placer;
+mod policy;
 mod quota;
 mod reason;
+mod rng;
 
+pub use mix::{TaskMix, TaskShape};
 pub use model::{
     Decisions, GpuAssignment, GpuSlot, NodeView, PendingJob, Placement, ReplicaPlacement, SchedInput, TenantLimits,
     Waiting,
 };
 pub use place::schedule;
+pub use placer::Placer;
+pub use policy::Policy;
+pub use rng::Rng;

@@ -6,6 +6,7 @@
 
 use crate::fleet::{Fleet, Needs, Score, Taken};
 use crate::model::{Decisions, GpuAssignment, PendingJob, Placement, ReplicaPlacement, SchedInput, Waiting};
+use crate::policy::Chooser;
 use crate::quota::{Demand, Quotas};
 use crate::reason;
 use std::cmp::Reverse;
@@ -56,15 +57,9 @@ struct Eval {
 /// Places all `r` replicas or none. `Err` carries how many replicas would fit now (for the reason).
 fn place_gang(fleet: &mut Fleet, needs: &Needs, r: u32) -> Result<Vec<ReplicaPlacement>, u64> {
     if r == 1 {
-        // The common case: plain best fit, with no simulation or allocation per node.
-        let best = fleet
-            .nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| n.fit(needs).map(|f| (f.score, i, f.choice)))
-            .min_by_key(|&(score, i, _)| (score, i))
-            .ok_or(0u64)?;
-        let (_, i, choice) = best;
+        // The common case: the same single-replica choice the simulator's `Placer` makes, with
+        // the control plane's best-fit policy; no simulation or allocation per node.
+        let (i, choice) = Chooser::classic().choose(fleet, needs).ok_or(0u64)?;
         let taken = fleet.nodes[i].apply(needs, choice);
         return Ok(vec![replica(fleet, i, &taken)]);
     }
@@ -165,7 +160,7 @@ fn commit(fleet: &mut Fleet, needs: &Needs, plan: &Plan) -> Option<Vec<ReplicaPl
     Some(done.iter().map(|(n, taken)| replica(fleet, *n, taken)).collect())
 }
 
-fn replica(fleet: &Fleet, node: usize, taken: &Taken) -> ReplicaPlacement {
+pub(crate) fn replica(fleet: &Fleet, node: usize, taken: &Taken) -> ReplicaPlacement {
     let n = &fleet.nodes[node];
     let gpus =
         taken.iter().map(|&(pos, milli)| GpuAssignment { index: n.gpus[pos].index, milli: GpuMillis(milli) }).collect();

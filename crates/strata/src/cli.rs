@@ -52,6 +52,12 @@ pub enum Command {
         after_help = "Examples:\n  strata data example > pipeline.toml\n  strata data run pipeline.toml --input corpus/ --output out/"
     )]
     Data(strata_dataprep::DataCommand),
+    /// Replay public cluster traces through the scheduler (the same code the control plane runs).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strata sim openb --nodes openb_node_list_gpu_node.csv --pods openb_pod_list_default.csv --seeds 42-51 --out out/\n  strata sim openb --help   # the placement policies"
+    )]
+    Sim(strata_sim::SimCommand),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -21,6 +21,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Tenant(cmd) => tenant::run(cmd).await,
         // CPU-bound and synchronous (rayon inside): off the async workers.
         Command::Data(cmd) => tokio::task::spawn_blocking(move || strata_dataprep::run(cmd)).await?,
+        Command::Sim(cmd) => tokio::task::spawn_blocking(move || strata_sim::run(cmd)).await?,
     }
 }
 

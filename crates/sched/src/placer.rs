@@ -1,0 +1,87 @@
+//! Placing replicas one at a time, as a trace simulator (or an online admission path) does.
+//!
+//! A [`Placer`] keeps the fleet's free capacity between calls and asks a [`Policy`] where each
+//! replica goes, through the same fit checks and the same bookkeeping as [`crate::schedule`]. It
+//! also tracks what the FGD paper measures: allocated GPU capacity and fragmentation.
+
+use crate::fleet::Fleet;
+use crate::frag::FragModel;
+use crate::mix::TaskMix;
+use crate::model::{NodeView, ReplicaPlacement};
+use crate::place::replica;
+use crate::policy::{Chooser, Policy};
+use std::collections::BTreeMap;
+use strata_domain::{NodeId, ReplicaResources};
+
+pub struct Placer<'a> {
+    fleet: Fleet<'a>,
+    chooser: Chooser,
+    by_id: BTreeMap<NodeId, usize>,
+    capacity_milli: u64,
+    free_milli: u64,
+}
+
+impl<'a> Placer<'a> {
+    /// `mix` is the typical-task distribution for fragmentation (scoring and metrics); `seed`
+    /// drives the random choices of the policies that make any.
+    pub fn new(nodes: &'a [NodeView], policy: Policy, mix: &TaskMix, seed: u64) -> Self {
+        let fleet = Fleet::new(nodes);
+        let frag = FragModel::new(mix, &fleet.models);
+        let chooser = Chooser::new(policy, seed, frag, fleet.nodes.len());
+        let by_id = fleet.nodes.iter().enumerate().map(|(i, n)| (n.view.id, i)).collect();
+        let free_milli = fleet.nodes.iter().flat_map(|n| &n.gpus).map(|d| u64::from(d.free)).sum();
+        let capacity_milli = nodes.iter().map(|n| n.gpus.len() as u64 * 1000).sum();
+        Placer { fleet, chooser, by_id, capacity_milli, free_milli }
+    }
+
+    /// Places one replica where the policy says, or returns `None` if it fits nowhere now.
+    pub fn place(&mut self, res: &ReplicaResources) -> Option<ReplicaPlacement> {
+        let needs = self.fleet.needs(res);
+        let (node, choice) = self.chooser.choose(&self.fleet, &needs)?;
+        let taken = self.fleet.nodes[node].apply(&needs, choice);
+        Some(self.settle(node, &taken))
+    }
+
+    /// Places one replica on the given node (with the policy's choice of devices there), or
+    /// returns `None` if it does not fit there. For replaying another scheduler's decisions.
+    pub fn place_on(&mut self, res: &ReplicaResources, node: NodeId) -> Option<ReplicaPlacement> {
+        let &i = self.by_id.get(&node)?;
+        let needs = self.fleet.needs(res);
+        let cand = self.chooser.evaluate(&self.fleet, &needs, i)?;
+        let taken = self.fleet.nodes[i].apply(&needs, cand.choice);
+        Some(self.settle(i, &taken))
+    }
+
+    /// Every node the policy ranks best for this replica now (more than one when tied).
+    pub fn best_nodes(&mut self, res: &ReplicaResources) -> Vec<NodeId> {
+        let needs = self.fleet.needs(res);
+        self.chooser.best_set(&self.fleet, &needs).into_iter().map(|i| self.fleet.nodes[i].view.id).collect()
+    }
+
+    fn settle(&mut self, node: usize, taken: &[(usize, u32)]) -> ReplicaPlacement {
+        let used: u64 = taken.iter().map(|&(_, m)| u64::from(m)).sum();
+        self.free_milli = self.free_milli.saturating_sub(used);
+        self.chooser.touched(node);
+        replica(&self.fleet, node, &taken.to_vec())
+    }
+
+    /// Milli-GPU installed in the fleet.
+    pub fn gpu_capacity_milli(&self) -> u64 {
+        self.capacity_milli
+    }
+
+    /// Milli-GPU allocated so far (including what was allocated before the placer started).
+    pub fn gpu_allocated_milli(&self) -> u64 {
+        self.capacity_milli.saturating_sub(self.free_milli)
+    }
+
+    /// FGD's fragmentation of the whole fleet, in milli-GPU: the sum over nodes, in node order.
+    pub fn frag_milli(&mut self) -> f64 {
+        (0..self.fleet.nodes.len()).map(|i| self.chooser.node_frag(&self.fleet, i)).sum()
+    }
+
+    /// Free milli-GPU in the fleet (FGD's "idle" capacity, the denominator of its frag ratio).
+    pub fn gpu_free_milli(&self) -> u64 {
+        self.free_milli
+    }
+}

@@ -1,0 +1,320 @@
+//! Placement policies: which node (and which devices on it) one replica goes to.
+//!
+//! Every policy sees the same feasible set — the nodes where [`Node::fit`] succeeds, the same
+//! check the control plane's scheduler uses — and differs only in how it ranks them. The
+//! baselines follow FGD's reference simulator (Weng et al., ATC'23) closely enough to reproduce
+//! its published numbers: integer node scores, and ties broken by a random but fixed order of
+//! the nodes (its nodes carry a random-permutation name prefix and its patched scheduler takes the
+//! first best node by name). That fixed order matters: it packs tied pods onto the same nodes;
+//! breaking each tie afresh at random costs FGD about four points of allocation on openb. All
+//! randomness comes from the seeded [`Rng`]. `classic` is the control plane's own best fit.
+
+use crate::fleet::{Choice, Fleet, Gpu, Needs, Node, WHOLE};
+use crate::frag::{FragModel, Take};
+use crate::rng::Rng;
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// A placement policy for single replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Strata's policy: FGD's score with best-fit tie-breaks among the nodes it cannot tell apart.
+    Strata,
+    /// Fragmentation gradient descent (Weng et al., ATC'23), as in the authors' simulator.
+    Fgd,
+    /// Least CPU and GPU left over, equally weighted (FGD's `BestFit` baseline).
+    BestFit,
+    /// Shared GPUs first, then partly used nodes, then empty ones (FGD's `GpuPacking` baseline).
+    GpuPacking,
+    /// A uniformly random feasible node and device (FGD's `Random` baseline).
+    Random,
+    /// The control plane's best fit: preferred model, tightest device, least left over.
+    Classic,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 6] =
+        [Policy::Strata, Policy::Fgd, Policy::BestFit, Policy::GpuPacking, Policy::Random, Policy::Classic];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Strata => "strata",
+            Policy::Fgd => "fgd",
+            Policy::BestFit => "bestfit",
+            Policy::GpuPacking => "gpupacking",
+            Policy::Random => "random",
+            Policy::Classic => "classic",
+        }
+    }
+
+    /// One line for `--help`.
+    pub fn about(self) -> &'static str {
+        match self {
+            Policy::Strata => "FGD's score, then best fit (least GPU + CPU left) among the nodes FGD ties",
+            Policy::Fgd => "fragmentation gradient descent, Weng et al. ATC'23, as in the authors' simulator",
+            Policy::BestFit => "least CPU + GPU left over, integer scores, random ties (FGD's BestFit baseline)",
+            Policy::GpuPacking => "shared GPUs, then used nodes, then free nodes (FGD's GpuPacking baseline)",
+            Policy::Random => "a uniformly random feasible node and device (FGD's Random baseline)",
+            Policy::Classic => "the control plane's best fit: tightest device, least left, lowest node id",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// Node ranking: larger is better; compared lexicographically.
+pub(crate) type Key = [f64; 2];
+
+/// One feasible node with the devices the policy would take there and its rank.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Candidate {
+    pub node: usize,
+    pub choice: Choice,
+    pub key: Key,
+}
+
+/// A policy with its state: the random stream and, for fragmentation-aware policies, the
+/// typical-task model and each node's current fragmentation.
+pub(crate) struct Chooser {
+    policy: Policy,
+    rng: Rng,
+    frag: FragModel,
+    /// Fragmentation of each node as it stands; `None` until computed or after it changed.
+    node_frag: Vec<Option<f64>>,
+    /// A seeded random rank per node: among tied nodes the lowest rank wins. The reference
+    /// simulator does the same by prefixing node names with a random permutation and taking
+    /// the first best node in name order.
+    rank: Vec<usize>,
+}
+
+/// The authors' normalisation constants for BestFit (milli-CPU and milli-GPU of the largest node).
+const MAX_SPEC_CPU: f64 = 128_000.0;
+const MAX_SPEC_GPU: f64 = 8_000.0;
+
+impl Chooser {
+    pub fn new(policy: Policy, seed: u64, frag: FragModel, nodes: usize) -> Self {
+        let mut rng = Rng::new(seed);
+        let mut rank: Vec<usize> = (0..nodes).collect();
+        rng.shuffle(&mut rank);
+        Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank }
+    }
+
+    /// The control plane's policy: needs no state at all.
+    pub fn classic() -> Self {
+        Chooser::new(Policy::Classic, 0, FragModel::new(&Default::default(), &[]), 0)
+    }
+
+    /// Where one replica goes, or `None` if no node can take it now.
+    pub fn choose(&mut self, fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
+        if self.policy == Policy::Classic {
+            return classic(fleet, needs);
+        }
+        let cands = self.ranked(fleet, needs);
+        let mut best: Option<&Candidate> = None;
+        let mut ties = 0u64;
+        for c in &cands {
+            match best.map(|b| cmp_key(&c.key, &b.key)) {
+                None | Some(Ordering::Greater) => {
+                    best = Some(c);
+                    ties = 1;
+                }
+                Some(Ordering::Equal) if self.policy == Policy::Random => {
+                    // Reservoir sampling: each feasible node ends up chosen with equal chance,
+                    // as the reference `RandomScore` draws one per pod.
+                    ties += 1;
+                    if self.rng.below(ties) == 0 {
+                        best = Some(c);
+                    }
+                }
+                Some(Ordering::Equal) => {
+                    if best.is_some_and(|b| self.rank[c.node] < self.rank[b.node]) {
+                        best = Some(c);
+                    }
+                }
+                Some(Ordering::Less) => {}
+            }
+        }
+        let best = *best?;
+        let choice = match (self.policy, needs.gpu) {
+            (Policy::Random, Gpu::Share(m)) => self.random_device(&fleet.nodes[best.node], needs, m),
+            _ => best.choice,
+        };
+        Some((best.node, choice))
+    }
+
+    /// Every feasible node tied for the best rank (for comparing decisions with another scheduler).
+    pub fn best_set(&mut self, fleet: &Fleet, needs: &Needs) -> Vec<usize> {
+        if self.policy == Policy::Classic {
+            return classic(fleet, needs).map(|(i, _)| vec![i]).unwrap_or_default();
+        }
+        let cands = self.ranked(fleet, needs);
+        let Some(top) = cands.iter().map(|c| c.key).max_by(cmp_key) else { return Vec::new() };
+        cands.iter().filter(|c| cmp_key(&c.key, &top) == Ordering::Equal).map(|c| c.node).collect()
+    }
+
+    /// Every feasible node with its rank.
+    fn ranked(&mut self, fleet: &Fleet, needs: &Needs) -> Vec<Candidate> {
+        (0..fleet.nodes.len()).filter_map(|i| self.evaluate(fleet, needs, i)).collect()
+    }
+
+    /// Forgets a node's cached fragmentation after its free capacity changed.
+    pub fn touched(&mut self, node: usize) {
+        if let Some(f) = self.node_frag.get_mut(node) {
+            *f = None;
+        }
+    }
+
+    /// FGD's fragmentation (milli-GPU) of one node as it stands.
+    pub fn node_frag(&mut self, fleet: &Fleet, node: usize) -> f64 {
+        if let Some(Some(f)) = self.node_frag.get(node) {
+            return *f;
+        }
+        let f = self.frag.now(&fleet.nodes[node]);
+        if let Some(slot) = self.node_frag.get_mut(node) {
+            *slot = Some(f);
+        }
+        f
+    }
+
+    /// Ranks one node for the replica, or `None` if it does not fit there.
+    pub fn evaluate(&mut self, fleet: &Fleet, needs: &Needs, i: usize) -> Option<Candidate> {
+        let node = &fleet.nodes[i];
+        let fit = node.fit(needs)?;
+        let (choice, key) = match self.policy {
+            Policy::Classic | Policy::Random => (fit.choice, [0.0, 0.0]),
+            Policy::BestFit => (fit.choice, [best_fit_score(node, needs), 0.0]),
+            Policy::GpuPacking => (fit.choice, [packing_score(node, needs), 0.0]),
+            Policy::Fgd => {
+                let (choice, score) = self.fgd(fleet, needs, i, fit.choice);
+                (choice, [score, 0.0])
+            }
+            Policy::Strata => self.strata(fleet, needs, i, fit.choice),
+        };
+        Some(Candidate { node: i, choice, key })
+    }
+
+    /// FGD: `sigmoid(Δfrag / 1000) × 100`, truncated to an integer as the reference plugin does;
+    /// for a share, the device with the best score (the first on ties).
+    fn fgd(&mut self, fleet: &Fleet, needs: &Needs, i: usize, fit: Choice) -> (Choice, f64) {
+        let before = self.node_frag(fleet, i);
+        let node = &fleet.nodes[i];
+        let quantise = |after: f64| (sigmoid((before - after) / 1000.0) * 100.0).trunc();
+        match needs.gpu {
+            Gpu::Share(m) => {
+                let mut best: Option<(f64, usize)> = None;
+                for (pos, d) in node.gpus.iter().enumerate() {
+                    if needs.allowed[d.model] && d.free >= m {
+                        let s = quantise(self.frag.after(node, needs.cpu, Take::Share { pos, milli: m }));
+                        if best.is_none_or(|(b, _)| s > b) {
+                            best = Some((s, pos));
+                        }
+                    }
+                }
+                best.map_or((fit, f64::MIN), |(s, pos)| (Choice::Device(pos), s))
+            }
+            _ => (fit, quantise(self.frag.after(node, needs.cpu, take_of(fit, needs)))),
+        }
+    }
+
+    /// Strata: FGD's score, then — among nodes FGD cannot tell apart — the one left with the
+    /// least GPU and CPU (best fit), then the seeded node rank. Same-score nodes are common
+    /// (FGD's sigmoid saturates), and filling the fullest of them keeps whole nodes free longer.
+    fn strata(&mut self, fleet: &Fleet, needs: &Needs, i: usize, fit: Choice) -> (Choice, Key) {
+        let (choice, score) = self.fgd(fleet, needs, i, fit);
+        let node = &fleet.nodes[i];
+        let free: u64 = node.gpus.iter().map(|d| u64::from(d.free)).sum();
+        let left_gpu = free.saturating_sub(requested_milli(needs)) as f64;
+        let left_cpu = node.cpu.saturating_sub(needs.cpu) as f64;
+        (choice, [score, -(left_gpu / MAX_SPEC_GPU + left_cpu / MAX_SPEC_CPU)])
+    }
+
+    /// A uniformly random allowed device with room for the share (reservoir over devices).
+    fn random_device(&mut self, node: &Node, needs: &Needs, m: u32) -> Choice {
+        let mut chosen = None;
+        let mut seen = 0u64;
+        for (pos, d) in node.gpus.iter().enumerate() {
+            if needs.allowed[d.model] && d.free >= m {
+                seen += 1;
+                if self.rng.below(seen) == 0 {
+                    chosen = Some(pos);
+                }
+            }
+        }
+        chosen.map_or(Choice::NoGpu, Choice::Device)
+    }
+}
+
+/// The control plane's rule: smallest [`crate::fleet::Score`], then lowest node position.
+fn classic(fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
+    fleet
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| n.fit(needs).map(|f| (f.score, i, f.choice)))
+        .min_by_key(|&(score, i, _)| (score, i))
+        .map(|(_, i, choice)| (i, choice))
+}
+
+fn cmp_key(a: &Key, b: &Key) -> Ordering {
+    a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1]))
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// What a fit's choice takes, for the fragmentation model.
+fn take_of(choice: Choice, needs: &Needs) -> Take {
+    match (choice, needs.gpu) {
+        (Choice::Device(pos), Gpu::Share(milli)) => Take::Share { pos, milli },
+        (Choice::Model(model), Gpu::Whole(n)) => Take::Whole { model, n },
+        _ => Take::Nothing,
+    }
+}
+
+fn requested_milli(needs: &Needs) -> u64 {
+    match needs.gpu {
+        Gpu::None => 0,
+        Gpu::Share(m) => u64::from(m),
+        Gpu::Whole(n) => u64::from(n) * u64::from(WHOLE),
+    }
+}
+
+/// FGD's BestFit: `(1 − ½·cpu_left/128000 − ½·gpu_left/8000) × 100`, truncated.
+fn best_fit_score(node: &Node, needs: &Needs) -> f64 {
+    let gpu_free: u64 = node.gpus.iter().map(|d| u64::from(d.free)).sum();
+    let cpu_left = node.cpu.saturating_sub(needs.cpu) as f64;
+    let gpu_left = gpu_free.saturating_sub(requested_milli(needs)) as f64;
+    ((1.0 - (0.5 * cpu_left / MAX_SPEC_CPU + 0.5 * gpu_left / MAX_SPEC_GPU)) * 100.0).trunc()
+}
+
+/// FGD's GpuPacking: 50..100 for a share on a shared GPU (fuller is better), 33..50 when whole
+/// devices of a used node are needed, 0..33 for an untouched node; CPU tasks score 0 everywhere.
+fn packing_score(node: &Node, needs: &Needs) -> f64 {
+    if needs.gpu == Gpu::None {
+        return 0.0;
+    }
+    let fully_free = node.gpus.iter().filter(|d| d.free == WHOLE).count() as i64;
+    if fully_free == node.gpus.len() as i64 {
+        return (33 - fully_free).max(fully_free) as f64;
+    }
+    // Devices the task would take: tightest first, as the reference plugin sorts them.
+    let (per_dev, count) = match needs.gpu {
+        Gpu::Share(m) => (m, 1),
+        Gpu::Whole(n) => (WHOLE, n),
+        Gpu::None => (0, 0),
+    };
+    let mut frees: Vec<u32> =
+        node.gpus.iter().filter(|d| needs.allowed[d.model] && d.free >= per_dev).map(|d| d.free).collect();
+    frees.sort_unstable();
+    frees.truncate(count as usize);
+    let whole_used = frees.iter().filter(|&&f| f == WHOLE).count() as i64;
+    if whole_used > 0 {
+        return (50 - whole_used).max(33) as f64;
+    }
+    let ratio: i64 = frees.iter().map(|&f| i64::from(f) * 100 / 1000).sum();
+    (100 - ratio / 10).max(50) as f64
+}

@@ -1,0 +1,29 @@
+//! The trace simulator: public cluster traces replayed through Strata's scheduler, with reports
+//! in the formats the peers publish so our numbers sit beside theirs.
+//!
+//! It drives the scheduler crate's [`strata_sched::Placer`] — the same single-replica placement
+//! code the control plane's `schedule` uses — and never reads a clock: output depends only on the
+//! traces, the policy and the seed, byte for byte.
+
+pub mod openb;
+
+use anyhow::Result;
+
+/// `strata sim …`
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SimCommand {
+    /// FGD's inflation experiment on an openb node list and pod list (Weng et al., ATC'23).
+    Openb(openb::OpenbArgs),
+    /// Replay the authors' placement order and compare our decisions with theirs, one by one.
+    OpenbReplay(openb::replay::ReplayArgs),
+    /// Table of our allocation beside the authors', from a folder of `openb` runs.
+    OpenbTable(openb::table::TableArgs),
+}
+
+pub fn run(cmd: SimCommand) -> Result<()> {
+    match cmd {
+        SimCommand::Openb(args) => openb::run(&args),
+        SimCommand::OpenbReplay(args) => openb::replay::run(&args),
+        SimCommand::OpenbTable(args) => openb::table::run(&args),
+    }
+}
