@@ -32,6 +32,11 @@ pub struct DiscoveryOptions {
     pub hostname_override: Option<String>,
     /// Operator labels such as `rack=r12`, passed through to the inventory.
     pub labels: BTreeMap<String, String>,
+    /// Declare this many CPU cores instead of the discovered count (emulated fleets, or holding
+    /// cores back for the system).
+    pub cpu_cores_override: Option<u32>,
+    /// Declare this much memory instead of the discovered amount.
+    pub memory_mib_override: Option<u64>,
 }
 
 impl Default for DiscoveryOptions {
@@ -42,6 +47,8 @@ impl Default for DiscoveryOptions {
             skip_nvml: false,
             hostname_override: None,
             labels: BTreeMap::new(),
+            cpu_cores_override: None,
+            memory_mib_override: None,
         }
     }
 }
@@ -65,8 +72,8 @@ pub fn discover(opts: &DiscoveryOptions) -> Inventory {
     }
     Inventory {
         hostname: host::hostname(root, opts.hostname_override.as_deref()),
-        cpu_cores: host::cpu_cores(root),
-        memory_mib: host::memory_mib(root),
+        cpu_cores: opts.cpu_cores_override.unwrap_or_else(|| host::cpu_cores(root)),
+        memory_mib: opts.memory_mib_override.unwrap_or_else(|| host::memory_mib(root)),
         accelerators,
         labels: opts.labels.clone(),
     }

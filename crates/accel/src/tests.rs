@@ -31,7 +31,17 @@ fn opts(root: &Path, emulate: Option<&str>) -> DiscoveryOptions {
         skip_nvml: true,
         hostname_override: None,
         labels: BTreeMap::from([("rack".to_owned(), "r12".to_owned())]),
+        ..DiscoveryOptions::default()
     }
+}
+
+#[test]
+fn declared_cpu_and_memory_replace_the_discovered_ones() {
+    let dir = fake_root();
+    let o =
+        DiscoveryOptions { cpu_cores_override: Some(96), memory_mib_override: Some(1 << 20), ..opts(dir.path(), None) };
+    let inv = discover(&o);
+    assert_eq!((inv.cpu_cores, inv.memory_mib), (96, 1 << 20));
 }
 
 #[test]

@@ -131,6 +131,12 @@ pub struct AgentArgs {
     /// Seconds between SIGTERM and SIGKILL when a task is stopped.
     #[arg(long, default_value_t = 10)]
     pub grace_secs: u64,
+    /// Offer this many CPU cores instead of the discovered count (emulated fleets).
+    #[arg(long)]
+    pub cpu_cores: Option<u32>,
+    /// Offer this much memory in MiB instead of the discovered amount (emulated fleets).
+    #[arg(long)]
+    pub memory_mib: Option<u64>,
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {

@@ -130,6 +130,8 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         discovery: DiscoveryOptions {
             emulate,
             labels: args.labels.into_iter().collect(),
+            cpu_cores_override: args.cpu_cores,
+            memory_mib_override: args.memory_mib,
             ..DiscoveryOptions::default()
         },
         grace: Duration::from_secs(args.grace_secs),

@@ -9,4 +9,5 @@ mod harness;
 mod jobs;
 mod journey;
 mod meta;
+mod sim_parity;
 mod tenancy;
