@@ -10,6 +10,7 @@
 //! - Quality filters, each a config struct whose defaults are datatrove's (and the papers'):
 //!   [`GopherQuality`], [`GopherRepetition`], [`C4Quality`], [`FineWebQuality`]. A removed document
 //!   carries a [`Reason`].
+//! - [`LanguageFilter`]: keep documents in the wanted languages (whatlang's detector).
 //! - [`PiiScrubber`]: e-mail addresses, phone numbers, IP addresses, Luhn-checked card numbers and
 //!   common secrets replaced by typed placeholders such as `<EMAIL>`, with counts.
 //! - Deduplication ([`dedup`]): exact (hash of the normalised text) and near-duplicate MinHash LSH,
@@ -21,6 +22,7 @@ mod document;
 mod fineweb;
 mod gopher_quality;
 mod gopher_repetition;
+mod language;
 mod normalize;
 mod pii;
 mod reason;
@@ -31,6 +33,7 @@ pub use document::Document;
 pub use fineweb::FineWebQuality;
 pub use gopher_quality::GopherQuality;
 pub use gopher_repetition::GopherRepetition;
+pub use language::LanguageFilter;
 pub use normalize::{normalize, NormalizeConfig};
 pub use pii::{luhn_valid, PiiConfig, PiiCounts, PiiKind, PiiScrubber};
 pub use reason::Reason;

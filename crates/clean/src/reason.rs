@@ -35,6 +35,10 @@ pub enum Reason {
     FineWebShortLineRatio,
     FineWebCharDupRatio,
     FineWebListRatio,
+    // Language.
+    LanguageUnknown,
+    LanguageNotWanted,
+    LanguageLowConfidence,
 }
 
 impl fmt::Display for Reason {
@@ -64,6 +68,9 @@ impl fmt::Display for Reason {
             Reason::FineWebShortLineRatio => "short_line_ratio",
             Reason::FineWebCharDupRatio => "char_dup_ratio",
             Reason::FineWebListRatio => "list_ratio",
+            Reason::LanguageUnknown => "language_unknown",
+            Reason::LanguageNotWanted => "language_not_wanted",
+            Reason::LanguageLowConfidence => "language_low_confidence",
         };
         f.write_str(code)
     }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use strata_clean::dedup::MinHashConfig;
-use strata_clean::{C4Quality, FineWebQuality, GopherQuality, GopherRepetition, NormalizeConfig, PiiConfig};
+use strata_clean::{
+    C4Quality, FineWebQuality, GopherQuality, GopherRepetition, LanguageFilter, NormalizeConfig, PiiConfig,
+};
 
 use crate::error::{Error, Result};
 
@@ -80,6 +82,7 @@ pub enum StageConfig {
     GopherRepetition(GopherRepetition),
     C4(C4Quality),
     Fineweb(FineWebQuality),
+    Language(LanguageFilter),
     Pii(PiiConfig),
     ExactDedup(ExactDedupConfig),
     MinhashDedup(MinHashConfig),
@@ -93,6 +96,7 @@ impl StageConfig {
             StageConfig::GopherRepetition(_) => "gopher_repetition",
             StageConfig::C4(_) => "c4",
             StageConfig::Fineweb(_) => "fineweb",
+            StageConfig::Language(_) => "language",
             StageConfig::Pii(_) => "pii",
             StageConfig::ExactDedup(_) => "exact_dedup",
             StageConfig::MinhashDedup(_) => "minhash_dedup",
@@ -174,6 +178,7 @@ impl Pipeline {
                 StageConfig::GopherQuality(c) => c.validate(),
                 StageConfig::GopherRepetition(c) => c.validate(),
                 StageConfig::Fineweb(c) => c.validate(),
+                StageConfig::Language(c) => c.validate(),
                 StageConfig::MinhashDedup(c) => c.validate(),
                 StageConfig::Normalize(_) | StageConfig::C4(_) | StageConfig::Pii(_) | StageConfig::ExactDedup(_) => {
                     Ok(())
@@ -234,9 +239,16 @@ mod tests {
     #[test]
     fn example_is_valid() {
         let p = parse(EXAMPLE).unwrap();
-        assert_eq!(p.doc_stages.len(), 6);
+        assert_eq!(p.doc_stages.len(), 7);
         assert!(p.exact_dedup);
         assert_eq!(p.minhash.as_ref().map(MinHashConfig::num_hashes), Some(112));
+    }
+
+    #[test]
+    fn unknown_language_code_is_named_by_path() {
+        let text =
+            "[input]\npaths = [\"a.jsonl\"]\n[output]\n[[stages]]\ntype = \"language\"\nlanguages = [\"en\", \"xx\"]\n";
+        assert!(error_path(text).starts_with("stages[0].languages"), "{}", error_path(text));
     }
 
     #[test]

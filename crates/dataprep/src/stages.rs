@@ -1,8 +1,8 @@
 //! The per-document stages, built once from the pipeline and applied to each document in turn.
 
 use strata_clean::{
-    normalize, C4Quality, FineWebQuality, GopherQuality, GopherRepetition, NormalizeConfig, PiiCounts, PiiScrubber,
-    Reason,
+    normalize, C4Quality, FineWebQuality, GopherQuality, GopherRepetition, LanguageFilter, NormalizeConfig, PiiCounts,
+    PiiScrubber, Reason,
 };
 
 use crate::config::StageConfig;
@@ -14,6 +14,7 @@ enum Stage {
     GopherRepetition(GopherRepetition),
     C4(C4Quality),
     FineWeb(FineWebQuality),
+    Language(LanguageFilter),
     Pii(Box<PiiScrubber>),
 }
 
@@ -45,6 +46,7 @@ impl DocStages {
                 StageConfig::GopherRepetition(c) => Stage::GopherRepetition(c.clone()),
                 StageConfig::C4(c) => Stage::C4(c.clone()),
                 StageConfig::Fineweb(c) => Stage::FineWeb(c.clone()),
+                StageConfig::Language(c) => Stage::Language(c.clone()),
                 StageConfig::Pii(c) => Stage::Pii(Box::new(PiiScrubber::new(c)?)),
                 StageConfig::ExactDedup(_) | StageConfig::MinhashDedup(_) => continue,
             });
@@ -65,6 +67,7 @@ impl DocStages {
                 Stage::GopherQuality(c) => c.check(&text),
                 Stage::GopherRepetition(c) => c.check(&text),
                 Stage::FineWeb(c) => c.check(&text),
+                Stage::Language(c) => c.check(&text),
                 Stage::C4(c) => c.apply(&text).map(|kept| text = kept),
                 Stage::Pii(scrubber) => {
                     let (scrubbed, counts) = scrubber.scrub(&text);
