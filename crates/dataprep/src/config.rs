@@ -12,6 +12,7 @@ use strata_clean::{
 };
 
 use crate::error::{Error, Result};
+use crate::tokens::TokenizeConfig;
 
 /// The pipeline file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,6 +22,8 @@ struct RawPipeline {
     output: OutputConfig,
     #[serde(default)]
     stages: Vec<StageConfig>,
+    #[serde(default)]
+    tokenize: Option<TokenizeConfig>,
 }
 
 /// `[input]`: which files, which fields.
@@ -122,6 +125,8 @@ pub struct Pipeline {
     pub doc_stages: Vec<StageConfig>,
     pub exact_dedup: bool,
     pub minhash: Option<MinHashConfig>,
+    /// Token shards to write beside the text shards, when set.
+    pub tokenize: Option<TokenizeConfig>,
     /// Where relative paths in the file are resolved from.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -205,7 +210,15 @@ impl Pipeline {
                 return Err(config_error(field.into(), "must not be empty".into()));
             }
         }
-        Ok(Pipeline { input: raw.input, output: raw.output, doc_stages, exact_dedup, minhash, base_dir })
+        Ok(Pipeline {
+            input: raw.input,
+            output: raw.output,
+            doc_stages,
+            exact_dedup,
+            minhash,
+            tokenize: raw.tokenize,
+            base_dir,
+        })
     }
 
     /// A stable fingerprint of everything that decides the output except the output directory, so a

@@ -10,6 +10,9 @@ pub enum Error {
     /// The pipeline file is not valid: `path` names the bad field (`stages[2].min_doc_words`).
     #[error("{file}: invalid pipeline at `{path}`: {message}")]
     Config { file: String, path: String, message: String },
+    /// The tokenizer failed on a document.
+    #[error("tokenizing failed: {message}")]
+    Tokenize { message: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

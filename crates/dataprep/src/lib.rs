@@ -16,6 +16,7 @@ mod progress;
 mod report;
 mod run;
 mod stages;
+mod tokens;
 
 pub use cli::{run, DataCommand, RunArgs};
 pub use config::{Compression, InputConfig, OutputConfig, Pipeline, StageConfig, EXAMPLE};
@@ -23,3 +24,4 @@ pub use error::{Error, Result};
 pub use input::{BadInput, BadKind};
 pub use report::{ClusterReport, InputSummary, OutputSummary, Removal, Report, StageStats};
 pub use run::{run_pipeline, Phase, RunOptions};
+pub use tokens::{Manifest, TokenShard, TokenizeConfig};

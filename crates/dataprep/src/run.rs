@@ -28,6 +28,7 @@ use crate::output::ShardWriter;
 use crate::progress::Progress;
 use crate::report::{ClusterReport, FileStats, InputSummary, OutputSummary, Report, StageStats};
 use crate::stages::DocStages;
+use crate::tokens::{LoadedTokenizer, Manifest, TokenShard, TokenWriter};
 
 /// Lines parsed and processed together; bounds memory per file in flight.
 const BATCH_LINES: usize = 512;
@@ -79,6 +80,8 @@ struct Done {
     shards: Vec<String>,
     documents: u64,
     bytes: u64,
+    #[serde(default)]
+    tokens: Option<TokenShard>,
 }
 
 struct Layout {
@@ -118,6 +121,12 @@ fn run_inner(pipeline: &Pipeline, options: &RunOptions) -> Result<Report> {
         .map_err(|e| config_error("stages", &format!("a PII pattern does not compile: {e}")))?;
     let minhasher = match &pipeline.minhash {
         Some(c) => Some(MinHasher::new(c).map_err(|e| config_error("stages", &e.to_string()))?),
+        None => None,
+    };
+    let tokenizer = match &pipeline.tokenize {
+        Some(c) => Some(
+            LoadedTokenizer::load(c, &pipeline.base_dir).map_err(|(path, message)| config_error(&path, &message))?,
+        ),
         None => None,
     };
     let total_bytes = files.iter().map(|f| f.size).sum();
@@ -161,7 +170,7 @@ fn run_inner(pipeline: &Pipeline, options: &RunOptions) -> Result<Report> {
                 }
             }
             check_stop(options, Phase::Write, &finished)?;
-            let done = write_file(pipeline, &layout, i, &dedup.kept[i], &write_progress)?;
+            let done = write_file(pipeline, &layout, i, &dedup.kept[i], tokenizer.as_ref(), &write_progress)?;
             let json = serde_json::to_vec(&done).unwrap_or_default();
             write_atomic(&marker, &json)?;
             finished.fetch_add(1, Ordering::SeqCst);
@@ -174,6 +183,11 @@ fn run_inner(pipeline: &Pipeline, options: &RunOptions) -> Result<Report> {
         let _ = std::fs::remove_file(layout.scan(i, "docs"));
     }
 
+    if let Some(loaded) = &tokenizer {
+        let manifest = Manifest::new(loaded, done.iter().filter_map(|d| d.tokens.clone()).collect());
+        let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+        write_atomic(&layout.out.join("tokens.json"), &json)?;
+    }
     let report = build_report(&files, file_stats, dedup.stages, done, started);
     let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
     write_atomic(&layout.out.join("report.json"), &json)?;
@@ -417,6 +431,7 @@ fn write_file(
     layout: &Layout,
     i: usize,
     kept: &[bool],
+    tokenizer: Option<&LoadedTokenizer>,
     progress: &indicatif::ProgressBar,
 ) -> Result<Done> {
     let prefix = ShardWriter::prefix(i);
@@ -429,16 +444,21 @@ fn write_file(
     let fields = (pipeline.input.id_field.clone(), pipeline.input.text_field.clone());
     let mut shards =
         ShardWriter::new(&layout.out, i, pipeline.output.compression, pipeline.output.max_docs_per_shard, fields);
+    let mut tokens = tokenizer.map(|t| TokenWriter::new(t, &layout.out, &prefix)).transpose()?;
     let docs = layout.scan(i, "docs");
     read_docs(&docs, |ordinal, id, text| {
         if kept.get(ordinal).copied().unwrap_or(false) {
             shards.write(&id, &text)?;
+            if let Some(t) = tokens.as_mut() {
+                t.write(&text)?;
+            }
             progress.inc(1);
         }
         Ok(())
     })?;
+    let tokens = tokens.map(TokenWriter::finish).transpose()?;
     let (shards, documents, bytes) = shards.finish()?;
-    Ok(Done { shards, documents, bytes })
+    Ok(Done { shards, documents, bytes, tokens })
 }
 
 fn build_report(
