@@ -12,9 +12,14 @@
 //! Single replicas can also be placed one at a time with a [`Placer`] and any [`Policy`] —
 //! FGD's baselines, FGD itself and Strata's own — through the same fit checks and the same
 //! single-replica choice `schedule` uses; the trace simulator (`strata-sim`) drives it.
+//!
+//! On heterogeneous chips with measured speeds (Gavel's throughput matrix), [`assign_round`] decides
+//! for each time-sliced round which jobs run on which chip class, under Gavel's baselines or ours.
 
+mod assign;
 mod fleet;
 mod frag;
+mod hetero;
 mod mix;
 mod model;
 mod place;
@@ -24,6 +29,7 @@ mod quota;
 mod reason;
 mod rng;
 
+pub use hetero::{assign_round, ChipClass, HeteroPolicy, RoundInput, RoundJob, AGING_S, COST_SLACK};
 pub use mix::{TaskMix, TaskShape};
 pub use model::{
     Decisions, GpuAssignment, GpuSlot, NodeView, PendingJob, Placement, ReplicaPlacement, SchedInput, TenantLimits,

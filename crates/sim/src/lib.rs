@@ -2,9 +2,11 @@
 //! in the formats the peers publish so our numbers sit beside theirs.
 //!
 //! It drives the scheduler crate's [`strata_sched::Placer`] — the same single-replica placement
-//! code the control plane's `schedule` uses — and never reads a clock: output depends only on the
+//! code the control plane's `schedule` uses — and, for Gavel's experiment, its round scheduler
+//! [`strata_sched::assign_round`]; it never reads a clock: output depends only on the
 //! traces, the policy and the seed, byte for byte.
 
+pub mod gavel;
 pub mod openb;
 
 use anyhow::Result;
@@ -18,6 +20,8 @@ pub enum SimCommand {
     OpenbReplay(openb::replay::ReplayArgs),
     /// Table of our allocation beside the authors', from a folder of `openb` runs.
     OpenbTable(openb::table::TableArgs),
+    /// Gavel's heterogeneity-aware experiment: K80/P100/V100, 6-minute rounds (Narayanan et al., OSDI'20).
+    Gavel(gavel::GavelArgs),
 }
 
 pub fn run(cmd: SimCommand) -> Result<()> {
@@ -25,5 +29,6 @@ pub fn run(cmd: SimCommand) -> Result<()> {
         SimCommand::Openb(args) => openb::run(&args),
         SimCommand::OpenbReplay(args) => openb::replay::run(&args),
         SimCommand::OpenbTable(args) => openb::table::run(&args),
+        SimCommand::Gavel(args) => gavel::run(&args),
     }
 }
