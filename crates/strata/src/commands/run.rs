@@ -20,7 +20,7 @@ fn timing(t: &TimingArgs) -> Timing {
 }
 
 /// Cancels `stop` on Ctrl-C or SIGTERM.
-fn stop_on_signals(stop: CancellationToken) {
+pub(super) fn stop_on_signals(stop: CancellationToken) {
     tokio::spawn(async move {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(s) => s,

@@ -6,6 +6,7 @@
 mod bad_input;
 mod durability;
 mod harness;
+mod inference;
 mod jobs;
 mod journey;
 mod meta;

@@ -1,0 +1,178 @@
+//! The llama.cpp backend of Strata's engine, through the `llama-cpp-2` crate.
+//!
+//! This is the only crate that builds C++ (llama.cpp from the crate's bundled source, CPU-only by
+//! default; llama.cpp's CUDA, Vulkan, Metal and ROCm builds are features of `llama-cpp-2` to
+//! switch on here later). It implements [`strata_infer::Backend`]: one llama.cpp context with a
+//! *unified* KV cache shared by `slots` sequences (llama.cpp sequence ids), a batched decode over
+//! all of them, and removal of a sequence's cache entries when it ends.
+//!
+//! The model is loaded once per process and lives until exit, so it is leaked to `'static`: the
+//! context borrows it, and a self-referential struct would need `unsafe`, which the workspace
+//! denies.
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::OnceLock;
+use strata_infer::{Backend, BatchItem, ChatMessage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlamaError {
+    #[error("cannot start llama.cpp: {0}")]
+    Init(String),
+    #[error("cannot load the model {path}: {message}")]
+    Load { path: String, message: String },
+    #[error("cannot create a llama.cpp context: {0}")]
+    Context(String),
+    #[error("the model has no chat template; use /v1/completions with a prompt in the model's own format")]
+    NoChatTemplate,
+    #[error("cannot apply the chat template: {0}")]
+    Template(String),
+    #[error("the batch does not fit: {0}")]
+    Batch(String),
+    #[error("llama.cpp decode failed: {0}")]
+    Decode(String),
+}
+
+/// How the context is sized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LlamaConfig {
+    /// CPU threads for decode and prefill.
+    pub threads: usize,
+    /// Sequences that may hold cache at once.
+    pub slots: u32,
+    /// KV-cache capacity in tokens, shared by all slots.
+    pub context_tokens: u32,
+    /// The most tokens one decode call carries.
+    pub batch_tokens: u32,
+}
+
+/// Facts about the loaded model the server reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedModel {
+    pub context_train: u32,
+    pub vocab: usize,
+    pub parameters: u64,
+    pub has_chat_template: bool,
+}
+
+pub struct LlamaCpp {
+    model: &'static LlamaModel,
+    context: LlamaContext<'static>,
+    batch: LlamaBatch<'static>,
+    template: Option<LlamaChatTemplate>,
+    add_bos: bool,
+    config: LlamaConfig,
+}
+
+static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+
+/// llama.cpp's process-wide initialisation, once; its logs go to `tracing`.
+fn backend() -> Result<&'static LlamaBackend, LlamaError> {
+    BACKEND
+        .get_or_init(|| {
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| LlamaError::Init(e.clone()))
+}
+
+impl LlamaCpp {
+    /// Loads a GGUF file. Callers run `strata_models`' GGUF reader first to refuse a bad file with a
+    /// clear message; llama.cpp's own checks are the second line.
+    pub fn load(path: &Path, config: LlamaConfig) -> Result<(Self, LoadedModel), LlamaError> {
+        let backend = backend()?;
+        let load_error = |message: String| LlamaError::Load { path: path.display().to_string(), message };
+        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+            .map_err(|e| load_error(e.to_string()))?;
+        let model: &'static LlamaModel = Box::leak(Box::new(model));
+        let threads = i32::try_from(config.threads.max(1)).unwrap_or(1);
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(config.context_tokens))
+            .with_n_batch(config.batch_tokens)
+            .with_n_ubatch(config.batch_tokens)
+            .with_n_seq_max(config.slots)
+            .with_kv_unified(true)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let context = model.new_context(backend, params).map_err(|e| LlamaError::Context(e.to_string()))?;
+        let batch = LlamaBatch::new(config.batch_tokens as usize, config.slots as i32);
+        let template = model.chat_template(None).ok();
+        let add_bos = model.vocab().should_add_bos();
+        let loaded = LoadedModel {
+            context_train: model.n_ctx_train(),
+            vocab: usize::try_from(model.n_vocab()).unwrap_or(0),
+            parameters: model.n_params(),
+            has_chat_template: template.is_some(),
+        };
+        Ok((Self { model, context, batch, template, add_bos, config }, loaded))
+    }
+
+    pub fn config(&self) -> LlamaConfig {
+        self.config
+    }
+}
+
+impl Backend for LlamaCpp {
+    type Error = LlamaError;
+
+    fn decode(&mut self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<f32>>, LlamaError> {
+        self.batch.clear();
+        let mut logit_rows = Vec::new();
+        for item in items {
+            let seq = [item.slot as i32];
+            for (i, token) in item.tokens.iter().enumerate() {
+                let last = i + 1 == item.tokens.len();
+                let pos = (item.start_pos + i) as i32;
+                let want = last && item.want_logits;
+                self.batch
+                    .add(LlamaToken::new(*token as i32), pos, &seq, want)
+                    .map_err(|e| LlamaError::Batch(e.to_string()))?;
+                if want {
+                    logit_rows.push(self.batch.n_tokens() - 1);
+                }
+            }
+        }
+        if self.batch.n_tokens() == 0 {
+            return Ok(Vec::new());
+        }
+        self.context.decode(&mut self.batch).map_err(|e| LlamaError::Decode(e.to_string()))?;
+        Ok(logit_rows.into_iter().map(|row| self.context.get_logits_ith(row).to_vec()).collect())
+    }
+
+    fn release(&mut self, slot: u32) {
+        if let Err(e) = self.context.clear_kv_cache_seq(Some(slot), None, None) {
+            tracing::warn!(slot, error = %e, "cannot clear a sequence's KV cache");
+        }
+    }
+
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>, LlamaError> {
+        let tokens = self.model.vocab().tokenize(text.as_bytes(), self.add_bos, true);
+        Ok(tokens.into_iter().map(|t| t.0 as u32).collect())
+    }
+
+    fn token_bytes(&self, token: u32) -> Vec<u8> {
+        self.model.vocab().token_to_piece(LlamaToken::new(token as i32), false, None)
+    }
+
+    fn is_end_of_generation(&self, token: u32) -> bool {
+        self.model.vocab().is_eog(LlamaToken::new(token as i32))
+    }
+
+    fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String, LlamaError> {
+        let template = self.template.as_ref().ok_or(LlamaError::NoChatTemplate)?;
+        let chat = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| LlamaError::Template(e.to_string()))?;
+        self.model.apply_chat_template(template, &chat, true).map_err(|e| LlamaError::Template(e.to_string()))
+    }
+}

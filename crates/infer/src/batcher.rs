@@ -1,0 +1,252 @@
+//! Continuous batching: which sequences run in the next forward pass, and how much of each.
+//!
+//! Every step the batcher admits waiting sequences (FIFO) while the KV-cache budget allows, then
+//! plans one decode token for every sequence past its prompt and spends what is left of the
+//! per-step token budget on prompt chunks, oldest sequence first. Sequences join and leave between
+//! any two steps, and a long prompt is prefilled in chunks so it never stalls the decoders.
+//!
+//! Admission reserves a sequence's worst case (prompt + `max_new_tokens`) up front, so a running
+//! sequence can never run out of cache: the sum of reservations never exceeds the budget. A
+//! request that does not fit now waits; only a full waiting queue, or a request larger than the
+//! whole cache, is refused.
+
+use std::collections::VecDeque;
+
+pub type SeqId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatcherConfig {
+    /// KV-cache capacity in tokens, shared by all running sequences.
+    pub kv_budget_tokens: usize,
+    /// Sequences decoding at once (the backend's slots).
+    pub max_running: usize,
+    /// Sequences allowed to wait for admission; beyond it, submissions are refused.
+    pub max_waiting: usize,
+    /// Tokens per forward pass; decodes always run, prefill chunks get what remains.
+    pub step_token_budget: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the waiting queue is full ({max} requests); retry later")]
+    QueueFull { max: usize },
+    #[error("the request needs {needed} tokens of context (prompt + max_tokens) but the cache holds {budget}")]
+    TooLong { needed: usize, budget: usize },
+    #[error("the prompt is empty")]
+    EmptyPrompt,
+}
+
+/// One piece of the next forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Prompt tokens `start..start + len`; `last` when this chunk ends the prompt.
+    Prefill { seq: SeqId, start: usize, len: usize, last: bool },
+    /// The sequence's latest sampled token, at position `pos`.
+    Decode { seq: SeqId, pos: usize },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepPlan {
+    pub work: Vec<Work>,
+    /// Sequences admitted in this step (their first prefill chunk is in `work`).
+    pub admitted: Vec<SeqId>,
+}
+
+impl StepPlan {
+    pub fn tokens(&self) -> usize {
+        self.work.iter().map(|w| if let Work::Prefill { len, .. } = w { *len } else { 1 }).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seq {
+    id: SeqId,
+    prompt_len: usize,
+    reserved: usize,
+    /// Tokens already in the KV cache (prompt chunks and decoded tokens).
+    in_cache: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    config: BatcherConfig,
+    waiting: VecDeque<Seq>,
+    running: Vec<Seq>,
+}
+
+impl Batcher {
+    pub fn new(config: BatcherConfig) -> Self {
+        Self { config, waiting: VecDeque::new(), running: Vec::new() }
+    }
+
+    pub fn config(&self) -> &BatcherConfig {
+        &self.config
+    }
+
+    /// Queues a sequence; it runs once it is at the head of the queue and its worst case fits.
+    pub fn submit(&mut self, id: SeqId, prompt_len: usize, max_new_tokens: usize) -> Result<(), SubmitError> {
+        if prompt_len == 0 {
+            return Err(SubmitError::EmptyPrompt);
+        }
+        let needed = prompt_len + max_new_tokens;
+        if needed > self.config.kv_budget_tokens {
+            return Err(SubmitError::TooLong { needed, budget: self.config.kv_budget_tokens });
+        }
+        if self.waiting.len() >= self.config.max_waiting {
+            return Err(SubmitError::QueueFull { max: self.config.max_waiting });
+        }
+        self.waiting.push_back(Seq { id, prompt_len, reserved: needed, in_cache: 0 });
+        Ok(())
+    }
+
+    /// Admits what fits and plans the next forward pass. Apply it with [`Batcher::commit`] once
+    /// the backend has run it.
+    pub fn plan(&mut self) -> StepPlan {
+        let mut plan = StepPlan::default();
+        // FIFO without overtaking: a large request at the head is not starved by small ones.
+        while let Some(head) = self.waiting.front() {
+            let fits = self.kv_reserved() + head.reserved <= self.config.kv_budget_tokens;
+            if !fits || self.running.len() >= self.config.max_running {
+                break;
+            }
+            if let Some(seq) = self.waiting.pop_front() {
+                plan.admitted.push(seq.id);
+                self.running.push(seq);
+            }
+        }
+        for seq in &self.running {
+            if seq.in_cache >= seq.prompt_len {
+                plan.work.push(Work::Decode { seq: seq.id, pos: seq.in_cache });
+            }
+        }
+        let mut budget = self.config.step_token_budget.saturating_sub(plan.work.len());
+        for seq in &self.running {
+            if budget == 0 {
+                break;
+            }
+            if seq.in_cache < seq.prompt_len {
+                let len = (seq.prompt_len - seq.in_cache).min(budget);
+                let last = seq.in_cache + len == seq.prompt_len;
+                plan.work.push(Work::Prefill { seq: seq.id, start: seq.in_cache, len, last });
+                budget -= len;
+            }
+        }
+        plan
+    }
+
+    /// Records that the backend ran `plan`: its tokens are now in the cache.
+    pub fn commit(&mut self, plan: &StepPlan) {
+        for work in &plan.work {
+            let (id, added) = match *work {
+                Work::Prefill { seq, len, .. } => (seq, len),
+                Work::Decode { seq, .. } => (seq, 1),
+            };
+            if let Some(seq) = self.running.iter_mut().find(|s| s.id == id) {
+                seq.in_cache = (seq.in_cache + added).min(seq.reserved);
+            }
+        }
+    }
+
+    /// Removes a sequence, waiting or running, and frees its reservation. Returns whether it was
+    /// running (so its cache slot must be released too).
+    pub fn finish(&mut self, id: SeqId) -> bool {
+        if let Some(i) = self.running.iter().position(|s| s.id == id) {
+            self.running.remove(i);
+            return true;
+        }
+        self.waiting.retain(|s| s.id != id);
+        false
+    }
+
+    pub fn waiting_len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn running_len(&self) -> usize {
+        self.running.len()
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.waiting.is_empty() && self.running.is_empty()
+    }
+
+    /// Tokens actually in the cache.
+    pub fn kv_used(&self) -> usize {
+        self.running.iter().map(|s| s.in_cache).sum()
+    }
+
+    /// Tokens reserved by running sequences (what admission checks).
+    pub fn kv_reserved(&self) -> usize {
+        self.running.iter().map(|s| s.reserved).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batcher(kv: usize, step: usize) -> Batcher {
+        Batcher::new(BatcherConfig { kv_budget_tokens: kv, max_running: 4, max_waiting: 2, step_token_budget: step })
+    }
+
+    fn step(b: &mut Batcher) -> Vec<Work> {
+        let plan = b.plan();
+        b.commit(&plan);
+        plan.work
+    }
+
+    #[test]
+    fn a_long_prompt_is_prefilled_in_chunks_while_others_decode() {
+        let mut b = batcher(1000, 8);
+        b.submit(1, 3, 10).unwrap();
+        assert_eq!(step(&mut b), vec![Work::Prefill { seq: 1, start: 0, len: 3, last: true }]);
+        b.submit(2, 20, 10).unwrap();
+        assert_eq!(
+            step(&mut b),
+            vec![Work::Decode { seq: 1, pos: 3 }, Work::Prefill { seq: 2, start: 0, len: 7, last: false }]
+        );
+        assert_eq!(
+            step(&mut b),
+            vec![Work::Decode { seq: 1, pos: 4 }, Work::Prefill { seq: 2, start: 7, len: 7, last: false }]
+        );
+        assert_eq!(
+            step(&mut b),
+            vec![Work::Decode { seq: 1, pos: 5 }, Work::Prefill { seq: 2, start: 14, len: 6, last: true }]
+        );
+        assert_eq!(step(&mut b), vec![Work::Decode { seq: 1, pos: 6 }, Work::Decode { seq: 2, pos: 20 }]);
+    }
+
+    #[test]
+    fn a_full_cache_queues_and_admits_when_space_frees() {
+        let mut b = batcher(30, 64);
+        b.submit(1, 10, 10).unwrap();
+        b.submit(2, 10, 10).unwrap();
+        step(&mut b);
+        assert_eq!((b.running_len(), b.waiting_len()), (1, 1), "the second does not fit beside the first");
+        b.submit(3, 1, 1).unwrap();
+        assert_eq!(b.submit(4, 1, 1), Err(SubmitError::QueueFull { max: 2 }));
+        step(&mut b);
+        assert_eq!(b.running_len(), 1, "3 would fit but does not overtake 2");
+        assert!(b.finish(1));
+        let plan = b.plan();
+        assert_eq!(plan.admitted, vec![2, 3]);
+        assert_eq!(b.kv_reserved(), 22);
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let mut b = batcher(30, 64);
+        assert_eq!(b.submit(1, 0, 5), Err(SubmitError::EmptyPrompt));
+        assert_eq!(b.submit(1, 25, 6), Err(SubmitError::TooLong { needed: 31, budget: 30 }));
+    }
+
+    #[test]
+    fn a_cancelled_waiting_sequence_leaves_the_queue() {
+        let mut b = batcher(10, 64);
+        b.submit(1, 5, 5).unwrap();
+        b.submit(2, 5, 5).unwrap();
+        step(&mut b);
+        assert!(!b.finish(2));
+        assert_eq!(b.waiting_len(), 0);
+    }
+}

@@ -1,0 +1,268 @@
+//! The engine loop: the batcher's plan, run on a [`Backend`], sampled, detokenized and stopped.
+//!
+//! One [`Engine::step`] is one forward pass over every running sequence. The engine owns each
+//! sequence's tokens, sampler, stop matcher and UTF-8 remainder, and turns the pass into
+//! [`Event`]s for the caller to deliver. It has no clock and no threads: the server runs it on a
+//! thread of its own and feeds it submissions and cancellations between steps.
+
+use crate::backend::{Backend, BatchItem};
+use crate::batcher::{Batcher, BatcherConfig, SeqId, StepPlan, SubmitError, Work};
+use crate::sampling::{Sampler, SamplingParams};
+use crate::stop::StopMatcher;
+use std::collections::HashMap;
+
+/// A tokenized request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub prompt: Vec<u32>,
+    pub max_tokens: usize,
+    pub sampling: SamplingParams,
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// End of generation token or a stop sequence.
+    Stop,
+    /// `max_tokens` reached.
+    Length,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Text the client may show now (possibly empty when a token completed nothing printable).
+    Text {
+        seq: SeqId,
+        text: String,
+    },
+    Finished {
+        seq: SeqId,
+        reason: FinishReason,
+        usage: Usage,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError<E: std::error::Error + 'static> {
+    #[error("the backend failed: {0}")]
+    Backend(#[source] E),
+}
+
+struct Active {
+    slot: Option<u32>,
+    tokens: Vec<u32>,
+    prompt_len: usize,
+    max_tokens: usize,
+    sampler: Sampler,
+    stop: StopMatcher,
+    pending_bytes: Vec<u8>,
+}
+
+/// Counts for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub waiting: usize,
+    pub running: usize,
+    pub kv_used_tokens: usize,
+    pub kv_reserved_tokens: usize,
+}
+
+pub struct Engine<B: Backend> {
+    backend: B,
+    batcher: Batcher,
+    active: HashMap<SeqId, Active>,
+    free_slots: Vec<u32>,
+    next_id: SeqId,
+}
+
+impl<B: Backend> Engine<B> {
+    /// `config.max_running` must not exceed the slots the backend was built with.
+    pub fn new(backend: B, config: BatcherConfig) -> Self {
+        let free_slots = (0..config.max_running as u32).rev().collect();
+        Self { backend, batcher: Batcher::new(config), active: HashMap::new(), free_slots, next_id: 1 }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    pub fn submit(&mut self, request: Request) -> Result<SeqId, SubmitError> {
+        let id = self.next_id;
+        self.batcher.submit(id, request.prompt.len(), request.max_tokens)?;
+        self.next_id += 1;
+        let prompt_len = request.prompt.len();
+        self.active.insert(
+            id,
+            Active {
+                slot: None,
+                tokens: request.prompt,
+                prompt_len,
+                max_tokens: request.max_tokens,
+                sampler: Sampler::new(request.sampling),
+                stop: StopMatcher::new(request.stop),
+                pending_bytes: Vec::new(),
+            },
+        );
+        Ok(id)
+    }
+
+    /// Ends a sequence at once and frees its cache; unknown ids are ignored (it may have finished).
+    pub fn cancel(&mut self, seq: SeqId) {
+        self.end(seq);
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.batcher.is_idle()
+    }
+
+    pub fn config(&self) -> &BatcherConfig {
+        self.batcher.config()
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            waiting: self.batcher.waiting_len(),
+            running: self.batcher.running_len(),
+            kv_used_tokens: self.batcher.kv_used(),
+            kv_reserved_tokens: self.batcher.kv_reserved(),
+        }
+    }
+
+    /// One forward pass over every running sequence.
+    pub fn step(&mut self) -> Result<Vec<Event>, EngineError<B::Error>> {
+        let plan = self.batcher.plan();
+        for id in &plan.admitted {
+            let slot = self.free_slots.pop();
+            if let Some(a) = self.active.get_mut(id) {
+                a.slot = slot;
+            }
+        }
+        if plan.work.is_empty() {
+            return Ok(Vec::new());
+        }
+        let logits = self.run(&plan)?;
+        self.batcher.commit(&plan);
+        let mut events = Vec::new();
+        let sampled = plan.work.iter().filter_map(|w| match *w {
+            Work::Prefill { seq, last: true, .. } | Work::Decode { seq, .. } => Some(seq),
+            Work::Prefill { .. } => None,
+        });
+        for (seq, logits) in sampled.zip(logits) {
+            self.sample_one(seq, &logits, &mut events);
+        }
+        Ok(events)
+    }
+
+    fn run(&mut self, plan: &StepPlan) -> Result<Vec<Vec<f32>>, EngineError<B::Error>> {
+        let mut items = Vec::with_capacity(plan.work.len());
+        for work in &plan.work {
+            let (seq, start, len, want_logits) = match *work {
+                Work::Prefill { seq, start, len, last } => (seq, start, len, last),
+                Work::Decode { seq, pos } => (seq, pos, 1, true),
+            };
+            let Some(a) = self.active.get(&seq) else { continue };
+            let Some(slot) = a.slot else { continue };
+            let Some(tokens) = a.tokens.get(start..start + len) else { continue };
+            items.push(BatchItem { slot, start_pos: start, tokens, want_logits });
+        }
+        self.backend.decode(&items).map_err(EngineError::Backend)
+    }
+
+    fn sample_one(&mut self, seq: SeqId, logits: &[f32], events: &mut Vec<Event>) {
+        let Some(a) = self.active.get_mut(&seq) else { return };
+        let token = a.sampler.sample(logits, &a.tokens);
+        a.tokens.push(token);
+        let generated = a.tokens.len() - a.prompt_len;
+        let usage = Usage { prompt_tokens: a.prompt_len, completion_tokens: generated };
+        let mut finished = None;
+        if self.backend.is_end_of_generation(token) {
+            finished = Some(FinishReason::Stop);
+        } else {
+            a.pending_bytes.extend(self.backend.token_bytes(token));
+            let text = take_valid_utf8(&mut a.pending_bytes);
+            let released = a.stop.push(&text);
+            if !released.text.is_empty() {
+                events.push(Event::Text { seq, text: released.text });
+            }
+            if released.stopped {
+                finished = Some(FinishReason::Stop);
+            } else if generated >= a.max_tokens {
+                finished = Some(FinishReason::Length);
+            }
+        }
+        if let Some(reason) = finished {
+            if reason == FinishReason::Length || self.backend.is_end_of_generation(token) {
+                let rest = a.stop.finish();
+                if !rest.is_empty() {
+                    events.push(Event::Text { seq, text: rest });
+                }
+            }
+            events.push(Event::Finished { seq, reason, usage });
+            self.end(seq);
+        }
+    }
+
+    fn end(&mut self, seq: SeqId) {
+        self.batcher.finish(seq);
+        if let Some(a) = self.active.remove(&seq) {
+            if let Some(slot) = a.slot {
+                self.backend.release(slot);
+                self.free_slots.push(slot);
+            }
+        }
+    }
+}
+
+/// The longest valid UTF-8 prefix of `bytes`, removed from it; invalid bytes that cannot start a
+/// character become U+FFFD rather than stalling the stream.
+fn take_valid_utf8(bytes: &mut Vec<u8>) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => {
+            let s = s.to_string();
+            bytes.clear();
+            s
+        }
+        Err(e) => {
+            let valid = e.valid_up_to();
+            if e.error_len().is_some() {
+                // A real error, not a truncated character: replace it and move on.
+                let s = String::from_utf8_lossy(bytes).into_owned();
+                bytes.clear();
+                return s;
+            }
+            let s = String::from_utf8_lossy(&bytes[..valid]).into_owned();
+            bytes.drain(..valid);
+            s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_valid_utf8;
+
+    #[test]
+    fn partial_characters_wait_for_their_rest() {
+        let mut b = "é".as_bytes()[..1].to_vec();
+        assert_eq!(take_valid_utf8(&mut b), "");
+        b.extend(&"é".as_bytes()[1..]);
+        assert_eq!(take_valid_utf8(&mut b), "é");
+        let mut bad = vec![b'a', 0xff, b'b'];
+        assert_eq!(take_valid_utf8(&mut bad), "a\u{fffd}b");
+    }
+}

@@ -1,0 +1,60 @@
+//! `strata serve MODEL`: load a GGUF model into llama.cpp and serve it over the OpenAI API.
+
+use super::data_dir;
+use crate::cli::ServeArgs;
+use anyhow::{bail, Context};
+use std::net::SocketAddr;
+use strata_infer::{BatcherConfig, Engine};
+use strata_infer_llama::{LlamaConfig, LlamaCpp};
+use strata_models::{models_dir, registry};
+use strata_serve::ServeConfig;
+use tokio_util::sync::CancellationToken;
+
+/// Requests allowed to wait for KV-cache space before new ones are answered 503.
+const MAX_WAITING: usize = 256;
+/// `max_tokens` for a chat request that gives none.
+const DEFAULT_MAX_TOKENS: usize = 512;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.slots == 0 || args.context == 0 || args.step_tokens < args.slots {
+        bail!("--slots and --context must be positive and --step-tokens at least --slots");
+    }
+    let dir = models_dir(&data_dir(&args.data.data_dir));
+    let model = registry::resolve(&dir, &args.model)?;
+    // Our own bounded reader first: a bad file gets a clear error, not a crash inside llama.cpp.
+    let info = strata_models::inspect(&model.path)?;
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let llama_config =
+        LlamaConfig { threads, slots: args.slots, context_tokens: args.context, batch_tokens: args.step_tokens };
+    let path = model.path.clone();
+    let (backend, loaded) = tokio::task::spawn_blocking(move || LlamaCpp::load(&path, llama_config))
+        .await?
+        .with_context(|| format!("loading {}", model.path.display()))?;
+    tracing::info!(
+        model = %model.name, arch = %info.architecture, quant = %info.quantization,
+        parameters = loaded.parameters, threads, context = args.context, slots = args.slots, "model loaded"
+    );
+    let engine = Engine::new(
+        backend,
+        BatcherConfig {
+            kv_budget_tokens: args.context as usize,
+            max_running: args.slots as usize,
+            max_waiting: MAX_WAITING,
+            step_token_budget: args.step_tokens as usize,
+        },
+    );
+    let config = ServeConfig {
+        listen: SocketAddr::new(args.host, args.port),
+        model: model.name.clone(),
+        job_queue: MAX_WAITING,
+        default_max_tokens: DEFAULT_MAX_TOKENS,
+    };
+    let (state, engine_thread) = strata_serve::start(engine, &config)?;
+    let stop = CancellationToken::new();
+    super::run::stop_on_signals(stop.clone());
+    eprintln!("serving {} on http://{} (OpenAI API under /v1)", model.name, config.listen);
+    strata_serve::serve(state, &config, async move { stop.cancelled().await }).await?;
+    // The router (and with it the job sender) is gone: the engine thread ends after its work.
+    tokio::task::spawn_blocking(move || engine_thread.join()).await?.ok();
+    Ok(())
+}
