@@ -99,9 +99,10 @@ impl Cluster {
         self.dir.path().join(name)
     }
 
-    /// Starts (or restarts) the server on the cluster's database and waits until it answers.
-    pub async fn start_server(&mut self) {
-        let data = self.path("server");
+    /// Starts a `strata server` on the cluster's database with its data in `name`, and returns it
+    /// with its URL once it has recorded one.
+    pub async fn spawn_server(&self, name: &str) -> (Proc, String) {
+        let data = self.path(name);
         let _ = std::fs::remove_file(data.join("server.url"));
         let n = std::fs::read_dir(self.dir.path()).map(|d| d.count()).unwrap_or(0);
         let mut args = vec![
@@ -114,14 +115,22 @@ impl Cluster {
             &self.database_url,
         ];
         args.extend(TIMING);
-        let log = self.path(&format!("server-{n}.log"));
-        self.server = Some(spawn(&args, &log));
+        let proc = spawn(&args, &self.path(&format!("{name}-{n}.log")));
         let url_file = data.join("server.url");
-        self.url = wait_for("server.url", Duration::from_secs(30), || {
+        let url = wait_for("server.url", Duration::from_secs(30), || {
             let f = url_file.clone();
             async move { std::fs::read_to_string(f).ok() }
         })
         .await;
+        (proc, url)
+    }
+
+    /// Starts (or restarts) the server on the cluster's database and waits until it answers.
+    pub async fn start_server(&mut self) {
+        let (proc, url) = self.spawn_server("server").await;
+        self.server = Some(proc);
+        self.url = url;
+        let data = self.path("server");
         let admin = std::fs::read_to_string(data.join("admin.token")).unwrap();
         self.join_token = std::fs::read_to_string(data.join("join.token")).unwrap();
         self.admin = Client::new(&self.url, admin.trim());

@@ -1,6 +1,6 @@
 //! Health, metrics, the OpenAPI document, and scheduler leadership across servers.
 
-use crate::harness::{spawn, wait_for, Cluster, Proc, TIMING};
+use crate::harness::{wait_for, Cluster};
 use std::time::Duration;
 
 #[tokio::test]
@@ -48,24 +48,7 @@ async fn exactly_one_server_leads_and_a_follower_takes_over() {
     if !c.database_url.starts_with("postgres") {
         return;
     }
-    let data = c.path("second");
-    let mut args = vec![
-        "server",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--database-url",
-        &c.database_url,
-    ];
-    args.extend(TIMING);
-    let _second: Proc = spawn(&args, &c.path("second.log"));
-    let url_file = data.join("server.url");
-    let second = wait_for("second server", Duration::from_secs(30), || {
-        let f = url_file.clone();
-        async move { std::fs::read_to_string(f).ok() }
-    })
-    .await;
+    let (_second, second) = c.spawn_server("second").await;
     let s = second.clone();
     wait_for("second server up", Duration::from_secs(30), || {
         let s = s.clone();
