@@ -36,6 +36,8 @@ pub struct AgentConfig {
     pub discovery: DiscoveryOptions,
     /// Time between SIGTERM and SIGKILL when a task is stopped.
     pub grace: Duration,
+    /// This node's model cache, exported to tasks as `STRATA_MODELS` (model servers read it).
+    pub models_dir: Option<PathBuf>,
 }
 
 /// Largest log chunk per upload; bigger outputs go in several.
@@ -53,6 +55,7 @@ struct Agent {
     node: NodeId,
     interval: Duration,
     tasks: BTreeMap<i64, Supervised>,
+    launch: supervisor::Launch,
 }
 
 /// Runs until `stop` is cancelled; then stops every task it runs (SIGTERM, grace, SIGKILL).
@@ -88,7 +91,12 @@ pub async fn run(config: AgentConfig, stop: CancellationToken) -> anyhow::Result
         node: NodeId(0),
         interval: Duration::from_secs(1),
         tasks: BTreeMap::new(),
+        launch: supervisor::Launch { host: String::new(), env: BTreeMap::new() },
     };
+    agent.launch.host = agent.address.clone();
+    if let Some(dir) = &agent.config.models_dir {
+        agent.launch.env.insert("STRATA_MODELS".into(), dir.display().to_string());
+    }
     if !agent.register_until_done(&stop).await {
         return Ok(());
     }
@@ -174,7 +182,7 @@ impl Agent {
                 continue;
             }
             tracing::info!(task = id, job = assignment.job_id, "starting task");
-            let task = Supervised::start(assignment, &self.tasks_dir);
+            let task = Supervised::start(assignment, &self.tasks_dir, &self.launch);
             self.tasks.insert(id, task);
         }
         Ok(())

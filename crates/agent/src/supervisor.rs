@@ -13,9 +13,35 @@ use tokio::process::{Child, Command};
 
 pub const STREAMS: [&str; 2] = ["stdout", "stderr"];
 
+/// What the agent adds to every task it starts.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// The node's address; `{host}` in a command becomes this.
+    pub host: String,
+    /// Variables every task gets (`STRATA_MODELS`, where this node caches models).
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// A port nobody listens on now. The task binds it moments later; another process taking it in
+/// between makes the task fail and be retried, which is the price of not passing sockets.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("0.0.0.0", 0))?.local_addr()?.port())
+}
+
+/// The program to run: `strata` means this agent's own binary, so a replica needs no install
+/// path; `{port}` and `{host}` in arguments become the task's port and the node's address.
+fn resolve_command(command: &[String], port: u16, host: &str) -> std::io::Result<(PathBuf, Vec<String>)> {
+    let (program, args) = command.split_first().ok_or_else(|| std::io::Error::other("empty command"))?;
+    let program = if program == "strata" { std::env::current_exe()? } else { PathBuf::from(program) };
+    let args = args.iter().map(|a| a.replace("{port}", &port.to_string()).replace("{host}", host)).collect();
+    Ok((program, args))
+}
+
 pub struct Supervised {
     pub assignment: Assignment,
     pub dir: PathBuf,
+    /// The port chosen for the task (`STRATA_PORT`).
+    pub port: Option<u16>,
     child: Option<Child>,
     pgid: Option<i32>,
     pub state: TaskState,
@@ -30,11 +56,12 @@ pub struct Supervised {
 impl Supervised {
     /// Starts the process. A program that cannot start yields a task that already failed,
     /// with the reason in its message and in its stderr log.
-    pub fn start(assignment: Assignment, tasks_dir: &Path) -> Supervised {
+    pub fn start(assignment: Assignment, tasks_dir: &Path, launch: &Launch) -> Supervised {
         let dir = tasks_dir.join(assignment.task_id.to_string());
         let mut task = Supervised {
             assignment,
             dir,
+            port: None,
             child: None,
             pgid: None,
             state: TaskState::Running,
@@ -43,7 +70,7 @@ impl Supervised {
             shipped: [0, 0],
             kill_at: None,
         };
-        if let Err(e) = task.spawn() {
+        if let Err(e) = task.spawn(launch) {
             let message = format!("cannot start {:?}: {e}", task.assignment.command.first().map_or("", String::as_str));
             let _ = std::fs::write(task.log_path("stderr"), format!("strata: {message}\n"));
             task.state = TaskState::Failed;
@@ -52,12 +79,14 @@ impl Supervised {
         task
     }
 
-    fn spawn(&mut self) -> std::io::Result<()> {
+    fn spawn(&mut self, launch: &Launch) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let stdout = std::fs::File::create(self.log_path("stdout"))?;
         let stderr = std::fs::File::create(self.log_path("stderr"))?;
+        let port = free_port()?;
+        self.port = Some(port);
         let a = &self.assignment;
-        let (program, args) = a.command.split_first().ok_or_else(|| std::io::Error::other("empty command"))?;
+        let (program, args) = resolve_command(&a.command, port, &launch.host)?;
         let workdir = match &a.workdir {
             Some(w) => PathBuf::from(w),
             None => {
@@ -68,7 +97,9 @@ impl Supervised {
         };
         let mut cmd = Command::new(program);
         cmd.args(args)
+            .envs(&launch.env)
             .envs(&a.env)
+            .env("STRATA_PORT", port.to_string())
             .current_dir(workdir)
             .stdin(Stdio::null())
             .stdout(Stdio::from(stdout))
@@ -157,7 +188,13 @@ impl Supervised {
     pub fn report(&self) -> TaskReport {
         let state =
             if self.state != TaskState::Running && !self.logs_shipped() { TaskState::Running } else { self.state };
-        TaskReport { task_id: self.assignment.task_id, state, exit_code: self.exit_code, message: self.message.clone() }
+        TaskReport {
+            task_id: self.assignment.task_id,
+            state,
+            exit_code: self.exit_code,
+            message: self.message.clone(),
+            port: self.port,
+        }
     }
 }
 
@@ -191,6 +228,17 @@ fn is_task_process(pid: i32, task: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_and_the_own_binary_are_resolved() {
+        let command: Vec<String> =
+            ["strata", "serve", "m", "--port", "{port}", "--host", "{host}"].map(String::from).into();
+        let (program, args) = resolve_command(&command, 4321, "10.0.0.5").unwrap();
+        assert_eq!(program, std::env::current_exe().unwrap());
+        assert_eq!(args, ["serve", "m", "--port", "4321", "--host", "10.0.0.5"]);
+        let (program, _) = resolve_command(&["sh".to_string()], 1, "h").unwrap();
+        assert_eq!(program, PathBuf::from("sh"));
+    }
     use std::os::unix::process::CommandExt;
 
     #[test]
@@ -199,6 +247,11 @@ mod tests {
         let mut child =
             std::process::Command::new("sleep").arg("30").env("STRATA_TASK_ID", "7").process_group(0).spawn().unwrap();
         let pid = child.id() as i32;
+        // Under load the new process may not show its own environment in /proc at once.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !is_task_process(pid, "7") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         // Task 8 claims the same pid: its environment says otherwise, so nothing is killed.
         std::fs::create_dir_all(dir.path().join("8")).unwrap();
         std::fs::write(dir.path().join("8").join("pgid"), pid.to_string()).unwrap();

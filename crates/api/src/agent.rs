@@ -32,6 +32,9 @@ pub struct TaskReport {
     pub state: TaskState,
     pub exit_code: Option<i32>,
     pub message: Option<String>,
+    /// The port the agent chose for the task (exported to it as `STRATA_PORT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
 }
 
 /// `POST /api/v1/agent/heartbeat`

@@ -6,9 +6,12 @@
 //! boundary never sees an unchecked value.
 
 pub mod agent;
+pub mod deployments;
 pub mod error;
 pub mod jobs;
+pub mod keys;
 pub mod nodes;
 pub mod tenants;
+pub mod usage;
 
 pub use error::{ApiError, ErrorBody};

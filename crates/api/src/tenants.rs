@@ -4,11 +4,14 @@ use serde::{Deserialize, Serialize};
 pub use strata_domain::Quota;
 use strata_domain::TenantId;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
     pub quota: Quota,
+    /// Gateway limits for the whole tenant.
+    #[serde(default)]
+    pub limits: crate::keys::Limits,
     pub created_at_ms: i64,
 }
 
@@ -20,17 +23,20 @@ pub struct CreateTenant {
     pub name: String,
     #[serde(default)]
     pub quota: Quota,
+    #[serde(default)]
+    pub limits: crate::keys::Limits,
 }
 
 /// The answer to creating a tenant or a key: the secret is shown here once and never again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     pub tenant: Tenant,
     pub key_id: i64,
     pub key: String,
+    pub info: crate::keys::KeyInfo,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TenantList {
     pub tenants: Vec<Tenant>,
 }

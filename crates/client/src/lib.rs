@@ -6,9 +6,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::time::Duration;
 use strata_api::agent::{Heartbeat, HeartbeatReply, Register, Registered};
+use strata_api::deployments::{CreateDeployment, Deployment, DeploymentList, ScaleDeployment};
 use strata_api::jobs::{Job, JobEvent, JobList, JobQuery, LogQuery, SubmitJob};
+use strata_api::keys::{CreateKey, KeyList, Limits};
 use strata_api::nodes::{Node, NodeList};
 use strata_api::tenants::{CreateTenant, CreatedKey, Quota, Tenant, TenantList, WhoAmI};
+use strata_api::usage::{UsageQuery, UsageReport};
 use strata_api::{ApiError, ErrorBody};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,22 @@ impl Client {
         self.send(self.http.post(&url).json(body), url).await
     }
 
+    /// A DELETE answered with 204.
+    async fn delete(&self, path: &str) -> Result<()> {
+        let url = self.url(path);
+        let resp = self
+            .http
+            .delete(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        if !resp.status().is_success() {
+            return Err(error_from(resp, url).await);
+        }
+        Ok(())
+    }
+
     async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let url = self.url(path);
         self.send(self.http.post(&url), url).await
@@ -139,8 +158,43 @@ impl Client {
         let url = self.url(&format!("/tenants/{tenant}/quota"));
         self.send(self.http.put(&url).json(quota), url).await
     }
-    pub async fn create_key(&self, tenant: &str) -> Result<CreatedKey> {
-        self.post_empty(&format!("/tenants/{tenant}/keys")).await
+    pub async fn set_limits(&self, tenant: &str, limits: &Limits) -> Result<Tenant> {
+        let url = self.url(&format!("/tenants/{tenant}/limits"));
+        self.send(self.http.put(&url).json(limits), url).await
+    }
+
+    // Keys.
+    pub async fn create_key(&self, tenant: &str, req: &CreateKey) -> Result<CreatedKey> {
+        self.post(&format!("/tenants/{tenant}/keys"), req).await
+    }
+    pub async fn keys(&self, tenant: &str) -> Result<KeyList> {
+        self.get(&format!("/tenants/{tenant}/keys")).await
+    }
+    pub async fn revoke_key(&self, tenant: &str, key_id: i64) -> Result<()> {
+        self.delete(&format!("/tenants/{tenant}/keys/{key_id}")).await
+    }
+
+    // Deployments.
+    pub async fn create_deployment(&self, req: &CreateDeployment) -> Result<Deployment> {
+        self.post("/deployments", req).await
+    }
+    pub async fn deployments(&self) -> Result<DeploymentList> {
+        self.get("/deployments").await
+    }
+    pub async fn deployment(&self, name: &str) -> Result<Deployment> {
+        self.get(&format!("/deployments/{name}")).await
+    }
+    pub async fn scale_deployment(&self, name: &str, req: &ScaleDeployment) -> Result<Deployment> {
+        self.post(&format!("/deployments/{name}/scale"), req).await
+    }
+    pub async fn delete_deployment(&self, name: &str) -> Result<()> {
+        self.delete(&format!("/deployments/{name}")).await
+    }
+
+    // Usage.
+    pub async fn usage(&self, q: &UsageQuery) -> Result<UsageReport> {
+        let url = self.url("/usage");
+        self.send(self.http.get(&url).query(q), url).await
     }
     pub async fn whoami(&self) -> Result<WhoAmI> {
         self.get("/whoami").await

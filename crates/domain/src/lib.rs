@@ -12,6 +12,7 @@ pub mod job;
 pub mod lifecycle;
 pub mod quantity;
 pub mod quota;
+pub mod usage;
 
 pub use error_code::ErrorCode;
 pub use ids::{JobId, NodeId, TenantId};
@@ -19,3 +20,4 @@ pub use inventory::{Accelerator, AcceleratorUsage, Inventory, Vendor};
 pub use job::{GpuRequest, JobSpec, JobState, ReplicaResources, TaskState};
 pub use quantity::{CpuMillis, GpuMillis, MemoryMib};
 pub use quota::Quota;
+pub use usage::UsageRecord;

@@ -60,6 +60,16 @@ impl Caller {
         }
     }
 
+    /// The admin, or a tenant acting on itself (its keys, its usage).
+    pub fn require_admin_or_tenant(&self, tenant_name: &str) -> Result<(), AppError> {
+        match self {
+            Caller::Admin => Ok(()),
+            Caller::Tenant(t) if t.name == tenant_name => Ok(()),
+            Caller::Tenant(_) => Err(AppError::not_found(format!("tenant {tenant_name:?}"))),
+            Caller::Agent => self.require_user(),
+        }
+    }
+
     pub fn require_agent(&self) -> Result<(), AppError> {
         match self {
             Caller::Agent | Caller::Admin => Ok(()),
@@ -89,11 +99,11 @@ impl FromRequestParts<AppState> for Caller {
         if hash == state.secrets.join_sha256 {
             return Ok(Caller::Agent);
         }
-        match state.store.tenant_for_key(&hash).await? {
+        match state.store.tenant_for_key(&hash, crate::state::now_ms()).await? {
             Some(tenant) => Ok(Caller::Tenant(tenant)),
             None => Err(AppError::new(
                 ErrorCode::Unauthenticated,
-                "the token matches no live key (revoked, mistyped, or for another server)",
+                "the token matches no live key (revoked, expired, mistyped, or for another server)",
             )),
         }
     }

@@ -11,6 +11,7 @@
 mod admission;
 mod auth;
 mod control;
+mod deploy;
 mod error;
 mod fleet;
 mod metrics;
@@ -51,6 +52,8 @@ pub struct Server {
     writer: tokio::task::JoinHandle<()>,
     /// Secrets created by this start (first start of a new database), to print once.
     pub new_secrets: Option<(String, String)>,
+    /// Routes of other services on the same port (the gateway's `/v1`).
+    extra: Option<axum::Router>,
 }
 
 impl Server {
@@ -90,8 +93,34 @@ impl Server {
             default_tenant,
             submitter,
             fleet: Arc::new(fleet::FleetCache::default()),
+            deploy_wake: Arc::new(tokio::sync::Notify::new()),
+            models_dir: strata_models::models_dir(&config.data_dir),
+            extra_metrics: None,
         };
-        Ok(Server { listener, state, writer, new_secrets })
+        Ok(Server { listener, state, writer, new_secrets, extra: None })
+    }
+
+    /// The store this server opened, for services that share its port and database.
+    pub fn store(&self) -> Store {
+        self.state.store.clone()
+    }
+
+    /// Serves `router` beside the control plane's own routes (it must not use `/api/v1`).
+    pub fn mount(&mut self, router: axum::Router) {
+        self.extra = Some(match self.extra.take() {
+            Some(r) => r.merge(router),
+            None => router,
+        });
+    }
+
+    /// Appends another service's metrics to `/metrics`.
+    pub fn mount_metrics(&mut self, render: Box<dyn Fn() -> String + Send + Sync>) {
+        self.state.extra_metrics = Some(Arc::from(render));
+    }
+
+    /// The digest of the admin token, for services that accept it too.
+    pub fn admin_sha256(&self) -> Option<String> {
+        Some(self.state.secrets.admin_sha256.clone())
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -101,7 +130,11 @@ impl Server {
     /// Serves until `stop` is cancelled, then drains in-flight requests and stops the loops.
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         let control = tokio::spawn(control::run(self.state.clone(), stop.clone()));
-        let app = routes::router(self.state.clone());
+        let reconciler = tokio::spawn(deploy::run(self.state.clone(), stop.clone()));
+        let mut app = routes::router(self.state.clone());
+        if let Some(extra) = self.extra {
+            app = app.merge(extra);
+        }
         let shutdown = stop.clone();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -109,6 +142,7 @@ impl Server {
             .context("serving HTTP")?;
         stop.cancel();
         control.await.ok();
+        reconciler.await.ok();
         let store = self.state.store.clone();
         drop(self.state);
         self.writer.await.ok();

@@ -40,7 +40,16 @@ pub struct AppState {
     pub default_tenant: TenantId,
     pub submitter: Submitter,
     pub fleet: Arc<FleetCache>,
+    /// Wakes the deployment reconciler (a deployment was created, scaled or deleted).
+    pub deploy_wake: Arc<Notify>,
+    /// This server's model cache, for memory estimates of deployments.
+    pub models_dir: std::path::PathBuf,
+    /// Metrics of services sharing this port (the gateway), appended to `/metrics`.
+    pub extra_metrics: Option<ExtraMetrics>,
 }
+
+/// Renders more OpenMetrics text, without `# EOF`.
+pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// The tenant that owns the admin's jobs.
 pub const DEFAULT_TENANT: &str = "default";

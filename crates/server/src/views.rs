@@ -62,6 +62,22 @@ pub fn tenant(t: &TenantRow) -> Tenant {
         id: t.id,
         name: t.name.clone(),
         quota: serde_json::from_str::<Quota>(&t.quota_json).unwrap_or_default(),
+        limits: serde_json::from_str(&t.limits_json).unwrap_or_default(),
         created_at_ms: t.created_ms,
+    }
+}
+
+pub fn key(k: &strata_store::KeyRow) -> strata_api::keys::KeyInfo {
+    strata_api::keys::KeyInfo {
+        id: k.id,
+        tenant: k.tenant_name.clone(),
+        project: k.project_name.clone(),
+        name: k.name.clone(),
+        hint: k.hint.clone(),
+        models: k.models_json.as_deref().and_then(|m| serde_json::from_str(m).ok()),
+        limits: serde_json::from_str(&k.limits_json).unwrap_or_default(),
+        created_at_ms: k.created_ms,
+        expires_at_ms: k.expires_ms,
+        revoked_at_ms: k.revoked_ms,
     }
 }

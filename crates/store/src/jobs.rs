@@ -12,6 +12,8 @@ pub struct NewJob {
     pub tenant_name: String,
     pub spec: JobSpec,
     pub idempotency_key: Option<String>,
+    /// The deployment this job is a replica of.
+    pub deployment_id: Option<i64>,
 }
 
 /// Filters for listing jobs, newest first.
@@ -34,8 +36,8 @@ impl Store {
         let mut rows = Vec::with_capacity(jobs.len());
         for job in jobs {
             let inserted = sqlx::query(
-                "INSERT INTO jobs (tenant_id, name, spec, state, priority, attempt, failures, reason, idempotency_key, created_ms, updated_ms) \
-                 VALUES ($1, $2, $3, 'pending', $4, 0, 0, NULL, $5, $6, $6) \
+                "INSERT INTO jobs (tenant_id, name, spec, state, priority, attempt, failures, reason, idempotency_key, created_ms, updated_ms, deployment_id) \
+                 VALUES ($1, $2, $3, 'pending', $4, 0, 0, NULL, $5, $6, $6, $7) \
                  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
             )
             .bind(job.tenant.0)
@@ -44,6 +46,7 @@ impl Store {
             .bind(i64::from(job.spec.priority))
             .bind(job.idempotency_key.as_deref())
             .bind(now_ms)
+            .bind(job.deployment_id)
             .fetch_optional(&mut *tx)
             .await?;
             let row = match inserted {

@@ -12,21 +12,27 @@
 //! and every multi-row change (placing a gang, requeueing a job) is one transaction.
 
 mod connect;
+mod deployments;
 mod fresh;
 mod jobs;
+mod keys;
 mod logs;
 mod nodes;
 mod rows;
 mod sched_state;
 mod tasks;
 mod tenants;
+mod usage;
 
 pub use connect::{Backend, Store};
+pub use deployments::{DeploymentLoad, DeploymentRow, ReplicaRow};
 pub use fresh::fresh_database_url;
 pub use jobs::{JobFilter, NewJob};
+pub use keys::{GatewayKeyRow, KeyRow, NewKey, DEFAULT_PROJECT};
 pub use rows::{EventRow, JobRow, LogChunk, NodeRow, TaskRow, TenantRow};
 pub use sched_state::{node_view, Held, SchedSnapshot};
 pub use tasks::TaskUpdate;
+pub use usage::{UsageFilter, UsageGroup, UsageTotal};
 
 /// What went wrong talking to the database.
 #[derive(Debug, thiserror::Error)]

@@ -18,6 +18,8 @@ pub struct TenantRow {
     pub name: String,
     /// The quota document (`strata_api::tenants::Quota` as JSON); the store does not interpret it.
     pub quota_json: String,
+    /// The gateway limits document (`strata_api::keys::Limits` as JSON).
+    pub limits_json: String,
     pub created_ms: i64,
 }
 
@@ -27,6 +29,7 @@ impl TenantRow {
             id: TenantId(get(row, "id")?),
             name: get(row, "name")?,
             quota_json: get(row, "quota")?,
+            limits_json: get(row, "limits")?,
             created_ms: get(row, "created_ms")?,
         })
     }

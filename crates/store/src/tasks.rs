@@ -16,6 +16,8 @@ pub struct TaskUpdate {
     pub state: TaskState,
     pub exit_code: Option<i32>,
     pub message: Option<String>,
+    /// The port the task listens on, once the agent says.
+    pub port: Option<u16>,
 }
 
 const TASK_FROM: &str = "FROM tasks k JOIN nodes n ON n.id = k.node_id";
@@ -157,7 +159,7 @@ impl Store {
         for u in updates {
             let from = if u.state == TaskState::Running { "('assigned')" } else { "('assigned', 'running')" };
             let row = sqlx::query(&format!(
-                "UPDATE tasks SET state = $1, exit_code = $2, message = $3, updated_ms = $4 WHERE id = $5 AND node_id = $6 AND state IN {from} RETURNING job_id"
+                "UPDATE tasks SET state = $1, exit_code = $2, message = $3, updated_ms = $4, port = COALESCE($7, port) WHERE id = $5 AND node_id = $6 AND state IN {from} RETURNING job_id"
             ))
             .bind(u.state.as_str())
             .bind(u.exit_code.map(i64::from))
@@ -165,6 +167,7 @@ impl Store {
             .bind(now_ms)
             .bind(u.task_id)
             .bind(node.0)
+            .bind(u.port.map(i64::from))
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(row) = row {

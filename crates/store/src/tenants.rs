@@ -1,10 +1,10 @@
 //! Tenants and their API keys. Keys are stored as SHA-256 digests only.
 
+use crate::keys::{insert_key, NewKey};
 use crate::rows::TenantRow;
 use crate::{Result, Store, StoreError};
-use sqlx::Row;
 
-const TENANT_COLUMNS: &str = "id, name, quota, created_ms";
+const TENANT_COLUMNS: &str = "id, name, quota, limits, created_ms";
 
 impl Store {
     /// Creates a tenant and its first key in one transaction; a taken name is a `Conflict`.
@@ -12,12 +12,12 @@ impl Store {
         &self,
         name: &str,
         quota_json: &str,
-        key_sha256: &str,
+        key: &NewKey,
         now_ms: i64,
     ) -> Result<(TenantRow, i64)> {
         let mut tx = self.write.begin().await?;
         let inserted = sqlx::query(&format!(
-            "INSERT INTO tenants (name, quota, created_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING {TENANT_COLUMNS}"
+            "INSERT INTO tenants (name, quota, created_ms, updated_ms) VALUES ($1, $2, $3, $3) ON CONFLICT (name) DO NOTHING RETURNING {TENANT_COLUMNS}"
         ))
         .bind(name)
         .bind(quota_json)
@@ -28,7 +28,7 @@ impl Store {
             return Err(StoreError::Conflict(format!("tenant {name:?}")));
         };
         let tenant = TenantRow::decode(&row)?;
-        let key_id = insert_key(&mut tx, tenant.id.0, key_sha256, now_ms).await?;
+        let key_id = insert_key(&mut tx, tenant.id.0, key, now_ms).await?;
         tx.commit().await?;
         Ok((tenant, key_id))
     }
@@ -36,43 +36,13 @@ impl Store {
     /// Makes sure a tenant exists (no key); used for the built-in `default` tenant.
     pub async fn ensure_tenant(&self, name: &str, now_ms: i64) -> Result<TenantRow> {
         sqlx::query(
-            "INSERT INTO tenants (name, quota, created_ms) VALUES ($1, '{}', $2) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO tenants (name, quota, created_ms, updated_ms) VALUES ($1, '{}', $2, $2) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(now_ms)
         .execute(&self.write)
         .await?;
         self.tenant_by_name(name).await?.ok_or_else(|| StoreError::Corrupt(format!("tenant {name:?} vanished")))
-    }
-
-    pub async fn create_key(&self, tenant_id: i64, key_sha256: &str, now_ms: i64) -> Result<i64> {
-        let mut tx = self.write.begin().await?;
-        let id = insert_key(&mut tx, tenant_id, key_sha256, now_ms).await?;
-        tx.commit().await?;
-        Ok(id)
-    }
-
-    /// Revokes a key; returns false when there is no such live key for that tenant.
-    pub async fn revoke_key(&self, tenant_id: i64, key_id: i64, now_ms: i64) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE api_keys SET revoked_ms = $1 WHERE id = $2 AND tenant_id = $3 AND revoked_ms IS NULL")
-                .bind(now_ms)
-                .bind(key_id)
-                .bind(tenant_id)
-                .execute(&self.write)
-                .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// The tenant a live key belongs to.
-    pub async fn tenant_for_key(&self, key_sha256: &str) -> Result<Option<TenantRow>> {
-        let row = sqlx::query(
-            "SELECT t.id, t.name, t.quota, t.created_ms FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.secret_sha256 = $1 AND k.revoked_ms IS NULL",
-        )
-        .bind(key_sha256)
-        .fetch_optional(&self.read)
-        .await?;
-        row.as_ref().map(TenantRow::decode).transpose()
     }
 
     pub async fn tenant_by_name(&self, name: &str) -> Result<Option<TenantRow>> {
@@ -89,6 +59,20 @@ impl Store {
         rows.iter().map(TenantRow::decode).collect()
     }
 
+    /// Sets a tenant's gateway limits (requests and tokens per minute, budget); every gateway
+    /// replica picks the change up at its next refresh.
+    pub async fn set_tenant_limits(&self, name: &str, limits_json: &str, now_ms: i64) -> Result<Option<TenantRow>> {
+        let row = sqlx::query(&format!(
+            "UPDATE tenants SET limits = $1, updated_ms = $2 WHERE name = $3 RETURNING {TENANT_COLUMNS}"
+        ))
+        .bind(limits_json)
+        .bind(now_ms)
+        .bind(name)
+        .fetch_optional(&self.write)
+        .await?;
+        row.as_ref().map(TenantRow::decode).transpose()
+    }
+
     pub async fn set_quota(&self, name: &str, quota_json: &str) -> Result<Option<TenantRow>> {
         let row = sqlx::query(&format!("UPDATE tenants SET quota = $1 WHERE name = $2 RETURNING {TENANT_COLUMNS}"))
             .bind(quota_json)
@@ -97,20 +81,4 @@ impl Store {
             .await?;
         row.as_ref().map(TenantRow::decode).transpose()
     }
-}
-
-async fn insert_key(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    tenant_id: i64,
-    key_sha256: &str,
-    now_ms: i64,
-) -> Result<i64> {
-    let row =
-        sqlx::query("INSERT INTO api_keys (tenant_id, secret_sha256, created_ms) VALUES ($1, $2, $3) RETURNING id")
-            .bind(tenant_id)
-            .bind(key_sha256)
-            .bind(now_ms)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(row.try_get::<i64, _>("id")?)
 }

@@ -55,8 +55,13 @@ async fn idempotency_key_returns_the_first_job() {
     let (store, _dir) = store().await;
     let tenant = store.ensure_tenant("default", 1).await.unwrap();
     let s = spec("train", 1, 0);
-    let new =
-        [NewJob { tenant: tenant.id, tenant_name: "default".into(), spec: s, idempotency_key: Some("k1".into()) }];
+    let new = [NewJob {
+        tenant: tenant.id,
+        tenant_name: "default".into(),
+        spec: s,
+        idempotency_key: Some("k1".into()),
+        deployment_id: None,
+    }];
     let first = store.insert_jobs(&new, 10).await.unwrap();
     let again = store.insert_jobs(&new, 20).await.unwrap();
     assert_eq!(first[0].id, again[0].id);
@@ -74,7 +79,13 @@ async fn failed_replica_requeues_gang_then_fails_when_retries_run_out() {
     let s = spec("gang", 2, 1);
     let job = store
         .insert_jobs(
-            &[NewJob { tenant: tenant.id, tenant_name: "default".into(), spec: s.clone(), idempotency_key: None }],
+            &[NewJob {
+                tenant: tenant.id,
+                tenant_name: "default".into(),
+                spec: s.clone(),
+                idempotency_key: None,
+                deployment_id: None,
+            }],
             1,
         )
         .await
@@ -91,7 +102,13 @@ async fn failed_replica_requeues_gang_then_fails_when_retries_run_out() {
         assert_eq!(store.apply_placements(&[place(())], 2).await.unwrap(), vec![job]);
         let tasks = store.tasks_of(job, attempt).await.unwrap();
         assert_eq!(tasks.len(), 2);
-        let fail = TaskUpdate { task_id: tasks[1].id, state: TaskState::Failed, exit_code: Some(3), message: None };
+        let fail = TaskUpdate {
+            task_id: tasks[1].id,
+            state: TaskState::Failed,
+            exit_code: Some(3),
+            message: None,
+            port: None,
+        };
         store.report_tasks(node.id, &[fail], 3).await.unwrap();
         let after = store.job(job).await.unwrap().unwrap();
         let sibling = store.task(tasks[0].id).await.unwrap().unwrap();
@@ -118,7 +135,13 @@ async fn lost_node_requeues_and_snapshot_frees_capacity() {
     let s = spec("one", 1, 0);
     let job = store
         .insert_jobs(
-            &[NewJob { tenant: tenant.id, tenant_name: "default".into(), spec: s.clone(), idempotency_key: None }],
+            &[NewJob {
+                tenant: tenant.id,
+                tenant_name: "default".into(),
+                spec: s.clone(),
+                idempotency_key: None,
+                deployment_id: None,
+            }],
             1,
         )
         .await
@@ -146,7 +169,13 @@ async fn log_chunks_are_stored_once_and_read_in_order() {
     let s = spec("logs", 1, 0);
     let job = store
         .insert_jobs(
-            &[NewJob { tenant: tenant.id, tenant_name: "default".into(), spec: s.clone(), idempotency_key: None }],
+            &[NewJob {
+                tenant: tenant.id,
+                tenant_name: "default".into(),
+                spec: s.clone(),
+                idempotency_key: None,
+                deployment_id: None,
+            }],
             1,
         )
         .await

@@ -1,6 +1,9 @@
 //! The command line, as clap types. Raw arguments are checked here and turned into the API's
 //! request types in the command modules.
 
+mod apps;
+
+pub use apps::*;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,7 +25,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the whole cloud on this machine: control plane (SQLite), a local agent, the API.
+    /// Run the whole cloud on this machine: control plane (SQLite), a local agent, the gateway
+    /// with a small real model (smollm2, pulled once), the API.
     #[command(
         after_help = "Examples:\n  strata up\n  strata up --port 7200 --data-dir /tmp/strata\n  strata up --emulate 8xH100-80GB,4xA100-40GB   # pretend this machine has GPUs"
     )]
@@ -43,9 +47,19 @@ pub enum Command {
     /// Nodes: list, show, cordon, uncordon, drain.
     #[command(subcommand)]
     Node(NodeCommand),
-    /// Tenants, their quotas and keys (admin).
+    /// Tenants, their quotas and gateway limits (admin).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// API keys for the OpenAI-compatible gateway: create, list, revoke.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Usage and cost from the gateway's ledger, by tenant, key, model and time.
+    Usage(UsageArgs),
+    /// Serve a model through the gateway: replicas placed by the scheduler, scaled on load.
+    Deploy(Box<DeployArgs>),
+    /// Deployments: list, show, scale, delete.
+    #[command(subcommand)]
+    Deployment(DeploymentCommand),
     /// Prepare training data: normalise, filter, scrub PII, deduplicate (a pipeline file).
     #[command(
         subcommand,
@@ -125,15 +139,24 @@ pub struct ServeArgs {
     /// Tokens per forward pass (decodes plus prefill chunks).
     #[arg(long, default_value_t = 256)]
     pub step_tokens: u32,
+    /// The model's name in the API (default: the file's or registry's name).
+    #[arg(long)]
+    pub name: Option<String>,
     #[command(flatten)]
     pub data: DataDir,
 }
 
 #[derive(Args, Debug)]
 pub struct ChatArgs {
-    /// The model server's URL.
-    #[arg(long, env = "STRATA_MODEL_SERVER", default_value = "http://127.0.0.1:8080")]
-    pub server: String,
+    /// A gateway's or model server's URL (default: the gateway of `strata up`, else
+    /// http://127.0.0.1:8080, where `strata serve` listens).
+    #[arg(long, env = "STRATA_MODEL_SERVER")]
+    pub server: Option<String>,
+    /// An API key (default: the admin token of `strata up`).
+    #[arg(long, env = "STRATA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub data: DataDir,
     /// The model to ask (default: the first one the server lists).
     #[arg(long)]
     pub model: Option<String>,
@@ -162,6 +185,9 @@ pub struct UpArgs {
     /// Emulated accelerators for the local agent, e.g. "8xH100-80GB,4xA100-40GB".
     #[arg(long)]
     pub emulate: Option<String>,
+    /// Do not pull and deploy the default model (smollm2).
+    #[arg(long)]
+    pub no_model: bool,
 }
 
 #[derive(Args, Debug)]
@@ -382,13 +408,17 @@ pub struct NodeArgs {
 #[derive(Subcommand, Debug)]
 pub enum TenantCommand {
     /// Create a tenant; prints its first API key once.
-    #[command(after_help = "Example:\n  strata tenant create team-a --gpu-milli 16000")]
+    #[command(
+        after_help = "Examples:\n  strata tenant create team-a --gpu-milli 16000\n  strata tenant create team-b --rpm 600 --tpm 100000 --budget-usd 50"
+    )]
     Create(TenantCreateArgs),
     /// List tenants and their quotas.
     Ls(ConnOnly),
     /// Set a tenant's quota (absent limits become unlimited).
     Quota(TenantCreateArgs),
-    /// Create another API key for a tenant.
+    /// Set a tenant's gateway limits: requests and tokens per minute, budget (absent = unlimited).
+    Limits(TenantCreateArgs),
+    /// Create another API key for a tenant (see `strata key create` for scopes and limits).
     Key(TenantNameArgs),
 }
 
@@ -404,6 +434,15 @@ pub struct TenantCreateArgs {
     pub cpu_milli: Option<u64>,
     #[arg(long)]
     pub memory_mib: Option<u64>,
+    /// Gateway requests per minute for the whole tenant.
+    #[arg(long)]
+    pub rpm: Option<u64>,
+    /// Gateway tokens per minute for the whole tenant.
+    #[arg(long)]
+    pub tpm: Option<u64>,
+    /// Spending limit in US dollars for the whole tenant.
+    #[arg(long)]
+    pub budget_usd: Option<f64>,
 }
 
 #[derive(Args, Debug)]

@@ -60,7 +60,13 @@ pub async fn heartbeat(
         .filter(|r| {
             tasks.iter().any(|t| t.id == r.task_id && t.node_id == node.id && t.state.is_active() && t.state != r.state)
         })
-        .map(|t| TaskUpdate { task_id: t.task_id, state: t.state, exit_code: t.exit_code, message: t.message.clone() })
+        .map(|t| TaskUpdate {
+            task_id: t.task_id,
+            state: t.state,
+            exit_code: t.exit_code,
+            message: t.message.clone(),
+            port: t.port,
+        })
         .collect();
     if !updates.is_empty() {
         state.store.report_tasks(node.id, &updates, now).await?;

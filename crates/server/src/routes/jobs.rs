@@ -61,7 +61,8 @@ pub async fn submit(
     let spec = req.into_spec()?;
     let fleet = state.fleet.inventories(&state.store).await?;
     admission::check(&spec, &fleet.iter().collect::<Vec<_>>())?;
-    let job = state.submitter.submit(NewJob { tenant, tenant_name, spec, idempotency_key: key }).await?;
+    let job =
+        state.submitter.submit(NewJob { tenant, tenant_name, spec, idempotency_key: key, deployment_id: None }).await?;
     state.metrics.submitted.inc();
     Ok((StatusCode::CREATED, Json(views::job(&job, &[]))).into_response())
 }

@@ -74,5 +74,11 @@ pub async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoRespon
         m.gpus_total.get_or_create(&ModelLabel { model: model.clone() }).set(total);
         m.gpu_milli_allocated.get_or_create(&ModelLabel { model }).set(allocated);
     }
-    Ok(([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.render()))
+    let mut text = m.render();
+    if let Some(extra) = &state.extra_metrics {
+        // Both are OpenMetrics; one `# EOF` closes the whole exposition.
+        let own = text.trim_end().strip_suffix("# EOF").unwrap_or(&text).to_string();
+        text = format!("{own}{}\n# EOF\n", extra());
+    }
+    Ok(([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
 }

@@ -1,10 +1,15 @@
 //! The router and the OpenAPI document generated from the handlers' annotations.
 
 mod agent;
+mod deployments;
 mod jobs;
+mod keys;
 mod meta;
 mod nodes;
 mod tenants;
+mod usage;
+
+pub(crate) use deployments::parse_spec;
 
 use crate::state::AppState;
 use axum::routing::{delete, get, post, put};
@@ -14,11 +19,14 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Strata control plane", description = "Nodes, jobs, tenants and the agent protocol of Strata, the open-source AI cloud."),
+    info(title = "Strata control plane", description = "Nodes, jobs, tenants, keys, deployments, usage and the agent protocol of Strata, the open-source AI cloud. The OpenAI-compatible gateway is under /v1."),
     paths(
         jobs::submit, jobs::list, jobs::show, jobs::cancel, jobs::events, jobs::logs,
         nodes::list, nodes::show, nodes::cordon, nodes::uncordon, nodes::drain,
-        tenants::create, tenants::list, tenants::set_quota, tenants::create_key, tenants::revoke_key, tenants::whoami,
+        tenants::create, tenants::list, tenants::set_quota, tenants::set_limits, tenants::whoami,
+        keys::create, keys::list, keys::revoke,
+        deployments::create, deployments::list, deployments::show, deployments::scale, deployments::delete,
+        usage::report,
         agent::register, agent::heartbeat, agent::upload_logs,
         meta::healthz,
     ),
@@ -52,8 +60,13 @@ pub fn router(state: AppState) -> Router {
         .route("/nodes/{node}/drain", post(nodes::drain))
         .route("/tenants", post(tenants::create).get(tenants::list))
         .route("/tenants/{name}/quota", put(tenants::set_quota))
-        .route("/tenants/{name}/keys", post(tenants::create_key))
-        .route("/tenants/{name}/keys/{key_id}", delete(tenants::revoke_key))
+        .route("/tenants/{name}/limits", put(tenants::set_limits))
+        .route("/tenants/{name}/keys", post(keys::create).get(keys::list))
+        .route("/tenants/{name}/keys/{key_id}", delete(keys::revoke))
+        .route("/deployments", post(deployments::create).get(deployments::list))
+        .route("/deployments/{name}", get(deployments::show).delete(deployments::delete))
+        .route("/deployments/{name}/scale", post(deployments::scale))
+        .route("/usage", get(usage::report))
         .route("/whoami", get(tenants::whoami))
         .route("/agent/register", post(agent::register))
         .route("/agent/heartbeat", post(agent::heartbeat))

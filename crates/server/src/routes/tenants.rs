@@ -1,12 +1,13 @@
 //! `/api/v1/tenants` (admin only) and `/api/v1/whoami`.
 
-use crate::auth::{digest, new_secret, Caller, TENANT_KEY_PREFIX};
+use crate::auth::Caller;
 use crate::error::{ApiJson, AppError, AppResult};
 use crate::state::{now_ms, AppState};
 use crate::views;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use strata_api::keys::{CreateKey, Limits};
 use strata_api::tenants::{valid_tenant_name, CreateTenant, CreatedKey, Quota, Tenant, TenantList, WhoAmI};
 use strata_domain::ErrorCode;
 use strata_store::StoreError;
@@ -30,11 +31,18 @@ pub async fn create(
             ),
         ));
     }
-    let key = new_secret(TENANT_KEY_PREFIX);
+    req.limits.check("limits.")?;
+    let (key, new_key) = super::keys::new_key(&CreateKey { name: Some("first".into()), ..CreateKey::default() })?;
     let quota = serde_json::to_string(&req.quota).map_err(|e| AppError::Internal(e.into()))?;
-    match state.store.create_tenant(&req.name, &quota, &digest(&key), now_ms()).await {
-        Ok((tenant, key_id)) => {
-            Ok((StatusCode::CREATED, Json(CreatedKey { tenant: views::tenant(&tenant), key_id, key })))
+    let now = now_ms();
+    match state.store.create_tenant(&req.name, &quota, &new_key, now).await {
+        Ok((mut tenant, key_id)) => {
+            let limits = serde_json::to_string(&req.limits).map_err(|e| AppError::Internal(e.into()))?;
+            if req.limits != Limits::default() {
+                tenant = state.store.set_tenant_limits(&tenant.name, &limits, now).await?.unwrap_or(tenant);
+            }
+            let info = super::keys::created_info(&state, key_id).await?;
+            Ok((StatusCode::CREATED, Json(CreatedKey { tenant: views::tenant(&tenant), key_id, key, info })))
         }
         Err(StoreError::Conflict(_)) => {
             Err(AppError::field(ErrorCode::Conflict, "name", format!("a tenant named {:?} already exists", req.name)))
@@ -66,35 +74,23 @@ pub async fn set_quota(
     Ok(Json(views::tenant(&tenant)))
 }
 
-#[utoipa::path(post, path = "/api/v1/tenants/{name}/keys", tag = "tenants", params(("name" = String, Path)),
-    responses((status = 201, body = CreatedKey)), security(("bearer" = [])))]
-pub async fn create_key(
+#[utoipa::path(put, path = "/api/v1/tenants/{name}/limits", tag = "tenants", params(("name" = String, Path)), request_body = Limits,
+    responses((status = 200, body = Tenant)), security(("bearer" = [])))]
+pub async fn set_limits(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-) -> AppResult<(StatusCode, Json<CreatedKey>)> {
+    ApiJson(limits): ApiJson<Limits>,
+) -> AppResult<Json<Tenant>> {
     caller.require_admin()?;
-    let tenant =
-        state.store.tenant_by_name(&name).await?.ok_or_else(|| AppError::not_found(format!("tenant {name:?}")))?;
-    let key = new_secret(TENANT_KEY_PREFIX);
-    let key_id = state.store.create_key(tenant.id.0, &digest(&key), now_ms()).await?;
-    Ok((StatusCode::CREATED, Json(CreatedKey { tenant: views::tenant(&tenant), key_id, key })))
-}
-
-#[utoipa::path(delete, path = "/api/v1/tenants/{name}/keys/{key_id}", tag = "tenants", params(("name" = String, Path), ("key_id" = i64, Path)),
-    responses((status = 204)), security(("bearer" = [])))]
-pub async fn revoke_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((name, key_id)): Path<(String, i64)>,
-) -> AppResult<StatusCode> {
-    caller.require_admin()?;
-    let tenant =
-        state.store.tenant_by_name(&name).await?.ok_or_else(|| AppError::not_found(format!("tenant {name:?}")))?;
-    if !state.store.revoke_key(tenant.id.0, key_id, now_ms()).await? {
-        return Err(AppError::not_found(format!("live key {key_id} of tenant {name:?}")));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    limits.check("")?;
+    let json = serde_json::to_string(&limits).map_err(|e| AppError::Internal(e.into()))?;
+    let tenant = state
+        .store
+        .set_tenant_limits(&name, &json, now_ms())
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("tenant {name:?}")))?;
+    Ok(Json(views::tenant(&tenant)))
 }
 
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "tenants", responses((status = 200, body = WhoAmI)), security(("bearer" = [])))]

@@ -6,9 +6,28 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
 
+/// Where to chat: the flag, else the gateway `strata up` recorded (with its admin token), else
+/// a `strata serve` on its default port.
+fn target(args: &ChatArgs) -> (String, Option<String>) {
+    let dir = super::data_dir(&args.data.data_dir);
+    let recorded = || std::fs::read_to_string(dir.join(super::SERVER_URL_FILE)).ok().map(|s| s.trim().to_string());
+    let admin = || std::fs::read_to_string(dir.join("admin.token")).ok().map(|s| s.trim().to_string());
+    match &args.server {
+        Some(s) => (s.trim_end_matches('/').to_string(), args.token.clone()),
+        None => match recorded() {
+            Some(url) => (url, args.token.clone().or_else(admin)),
+            None => ("http://127.0.0.1:8080".to_string(), args.token.clone()),
+        },
+    }
+}
+
 pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let base = args.server.trim_end_matches('/').to_string();
+    let (base, token) = target(&args);
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = &token {
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {t}").parse()?);
+    }
+    let http = reqwest::Client::builder().default_headers(headers).build()?;
     let model = match &args.model {
         Some(m) => m.clone(),
         None => {
@@ -16,7 +35,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
                 .get(format!("{base}/v1/models"))
                 .send()
                 .await
-                .with_context(|| format!("cannot reach {base}; start one with `strata serve smollm2`"))?
+                .with_context(|| format!("cannot reach {base}; start Strata with `strata up` (or a model server with `strata serve smollm2`)"))?
                 .json()
                 .await?;
             match models["data"][0]["id"].as_str() {

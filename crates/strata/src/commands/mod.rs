@@ -1,7 +1,9 @@
 //! Subcommand implementations.
 
 mod chat;
+mod deploy;
 mod job;
+mod keys;
 mod model;
 mod node;
 mod run;
@@ -22,6 +24,10 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Job(cmd) => job::run(cmd).await,
         Command::Node(cmd) => node::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,
+        Command::Key(cmd) => keys::run(cmd).await,
+        Command::Usage(args) => keys::usage(args).await,
+        Command::Deploy(args) => deploy::deploy(*args).await,
+        Command::Deployment(cmd) => deploy::run(cmd).await,
         // CPU-bound and synchronous (rayon inside): off the async workers.
         Command::Data(cmd) => tokio::task::spawn_blocking(move || strata_dataprep::run(cmd)).await?,
         Command::Sim(cmd) => tokio::task::spawn_blocking(move || strata_sim::run(cmd)).await?,

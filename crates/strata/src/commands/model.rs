@@ -24,6 +24,19 @@ fn pull(args: ModelPullArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Pulls a catalogued model into `dir` off the async workers, printing its stages.
+pub async fn pull_blocking(dir: &std::path::Path, name: &str) -> anyhow::Result<strata_models::ModelEntry> {
+    let source = catalog::find(name)
+        .ok_or_else(|| anyhow!("no model named {name:?} in the catalog; known: {}", catalog::names().join(", ")))?;
+    let dir = dir.to_path_buf();
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || {
+        strata_models::pull::pull(&dir, source, &mut |line| eprintln!("  {line}"))
+            .with_context(|| format!("pulling {name}"))
+    })
+    .await?
+}
+
 fn ls(args: ModelLsArgs) -> anyhow::Result<()> {
     let dir = models_dir(&data_dir(&args.data.data_dir));
     let registry = Registry::load(&dir)?;

@@ -20,7 +20,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         bail!("--slots and --context must be positive and --step-tokens at least --slots");
     }
     let dir = models_dir(&data_dir(&args.data.data_dir));
-    let model = registry::resolve(&dir, &args.model)?;
+    let mut model = match registry::resolve(&dir, &args.model) {
+        Ok(m) => m,
+        // A catalogued model this node has not cached yet (a fresh node given a replica).
+        Err(registry::RegistryError::Unknown { .. }) if strata_models::catalog::find(&args.model).is_some() => {
+            super::model::pull_blocking(&dir, &args.model).await?;
+            registry::resolve(&dir, &args.model)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(name) = &args.name {
+        model.name = name.clone();
+    }
     // Our own bounded reader first: a bad file gets a clear error, not a crash inside llama.cpp.
     let info = strata_models::inspect(&model.path)?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

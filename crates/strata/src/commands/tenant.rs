@@ -2,10 +2,15 @@
 
 use super::{client, print, table};
 use crate::cli::{TenantCommand, TenantCreateArgs};
+use strata_api::keys::{CreateKey, Limits};
 use strata_api::tenants::{CreateTenant, Quota, TenantList};
 
 fn quota(args: &TenantCreateArgs) -> Quota {
     Quota { gpu_milli: args.gpu_milli, cpu_milli: args.cpu_milli, memory_mib: args.memory_mib }
+}
+
+fn gateway_limits(args: &TenantCreateArgs) -> Limits {
+    Limits { rpm: args.rpm, tpm: args.tpm, budget_usd: args.budget_usd }
 }
 
 fn limit(v: Option<u64>) -> String {
@@ -16,7 +21,8 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
     match cmd {
         TenantCommand::Create(args) => {
             let c = client(&args.conn)?;
-            let created = c.create_tenant(&CreateTenant { name: args.name.clone(), quota: quota(&args) }).await?;
+            let req = CreateTenant { name: args.name.clone(), quota: quota(&args), limits: gateway_limits(&args) };
+            let created = c.create_tenant(&req).await?;
             print(args.conn.output, &created, |k| {
                 format!("tenant {} created\nAPI key (shown once): {}\n", k.tenant.name, k.key)
             })
@@ -52,8 +58,20 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
                 )
             })
         }
+        TenantCommand::Limits(args) => {
+            let t = client(&args.conn)?.set_limits(&args.name, &gateway_limits(&args)).await?;
+            print(args.conn.output, &t, |t| {
+                format!(
+                    "tenant {}: {} requests/min, {} tokens/min, budget {}\n",
+                    t.name,
+                    limit(t.limits.rpm),
+                    limit(t.limits.tpm),
+                    t.limits.budget_usd.map_or("unlimited".into(), |b| format!("${b}"))
+                )
+            })
+        }
         TenantCommand::Key(args) => {
-            let k = client(&args.conn)?.create_key(&args.name).await?;
+            let k = client(&args.conn)?.create_key(&args.name, &CreateKey::default()).await?;
             print(args.conn.output, &k, |k| {
                 format!("API key {} for {} (shown once): {}\n", k.key_id, k.tenant.name, k.key)
             })

@@ -34,9 +34,30 @@ impl Drop for Proc {
 }
 
 pub fn spawn(args: &[&str], log: &Path) -> Proc {
+    spawn_env(args, log, &[])
+}
+
+/// The model cache of the user running the tests (`.ci/run` pulls SmolLM2 into it).
+pub fn user_models_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    strata_models::models_dir(&home.join(".strata"))
+}
+
+/// Whether the real SmolLM2 is cached; tests that need it say so and skip when it is not.
+pub fn smollm2_available(test: &str) -> bool {
+    let dir = user_models_dir();
+    let found = strata_models::registry::resolve(&dir, "smollm2").is_ok();
+    if !found {
+        eprintln!("{test} skipped: smollm2 is not in {} — run `strata model pull smollm2` (CI does)", dir.display());
+    }
+    found
+}
+
+pub fn spawn_env(args: &[&str], log: &Path, env: &[(String, String)]) -> Proc {
     let out = std::fs::File::create(log).unwrap();
     let child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("STRATA_LOG", "info")
         .env_remove("STRATA_SERVER")
         .env_remove("STRATA_TOKEN")
@@ -75,10 +96,17 @@ pub struct Cluster {
     pub join_token: String,
     pub agents: Vec<Proc>,
     agent_args: Vec<Vec<String>>,
+    /// Environment of every process the cluster starts; points them at the user's model cache.
+    pub env: Vec<(String, String)>,
 }
 
 impl Cluster {
     pub async fn start() -> Cluster {
+        Cluster::start_with_env(&[]).await
+    }
+
+    /// Like `start`, with more environment for every process (gateway timings, say).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let database_url = strata_store::fresh_database_url(dir.path()).await.unwrap();
         let mut cluster = Cluster {
@@ -90,7 +118,9 @@ impl Cluster {
             join_token: String::new(),
             agents: Vec::new(),
             agent_args: Vec::new(),
+            env: vec![("STRATA_MODELS".into(), user_models_dir().display().to_string())],
         };
+        cluster.env.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         cluster.start_server().await;
         cluster
     }
@@ -115,7 +145,7 @@ impl Cluster {
             &self.database_url,
         ];
         args.extend(TIMING);
-        let proc = spawn(&args, &self.path(&format!("{name}-{n}.log")));
+        let proc = spawn_env(&args, &self.path(&format!("{name}-{n}.log")), &self.env);
         let url_file = data.join("server.url");
         let url = wait_for("server.url", Duration::from_secs(30), || {
             let f = url_file.clone();
@@ -162,7 +192,7 @@ impl Cluster {
         ];
         args.extend(extra);
         let log = self.path(&format!("agent-{name}.log"));
-        self.agents.push(spawn(&args, &log));
+        self.agents.push(spawn_env(&args, &log, &self.env));
         self.agent_args.push(args.iter().map(|a| a.to_string()).collect());
         let admin = self.admin.clone();
         let wanted = name.to_string();
@@ -182,7 +212,7 @@ impl Cluster {
     pub fn restart_agent(&mut self, index: usize) {
         let args: Vec<&str> = self.agent_args[index].iter().map(String::as_str).collect();
         let log = self.path(&format!("agent-{index}-restarted.log"));
-        self.agents[index] = spawn(&args, &log);
+        self.agents[index] = spawn_env(&args, &log, &self.env);
     }
 
     pub fn kill_server(&mut self) {

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod durability;
+mod gateway;
 mod harness;
 mod inference;
 mod jobs;

@@ -9,8 +9,16 @@ use strata_domain::ErrorCode;
 #[tokio::test]
 async fn tenant_cannot_see_or_cancel_another_tenants_jobs() {
     let c = Cluster::start().await;
-    let a = c.admin.create_tenant(&CreateTenant { name: "team-a".into(), quota: Quota::default() }).await.unwrap();
-    let b = c.admin.create_tenant(&CreateTenant { name: "team-b".into(), quota: Quota::default() }).await.unwrap();
+    let a = c
+        .admin
+        .create_tenant(&CreateTenant { name: "team-a".into(), quota: Quota::default(), limits: Default::default() })
+        .await
+        .unwrap();
+    let b = c
+        .admin
+        .create_tenant(&CreateTenant { name: "team-b".into(), quota: Quota::default(), limits: Default::default() })
+        .await
+        .unwrap();
     assert!(a.key.starts_with("sk-strata-"));
     let (ka, kb) = (Client::new(&c.url, &a.key), Client::new(&c.url, &b.key));
 
@@ -42,7 +50,8 @@ async fn quota_keeps_a_tenant_waiting_with_a_reason() {
     let mut c = Cluster::start().await;
     c.add_agent("solo", "4xA100-40GB", &[]).await;
     let quota = Quota { gpu_milli: Some(1000), ..Default::default() };
-    let t = c.admin.create_tenant(&CreateTenant { name: "small".into(), quota }).await.unwrap();
+    let t =
+        c.admin.create_tenant(&CreateTenant { name: "small".into(), quota, limits: Default::default() }).await.unwrap();
     let k = Client::new(&c.url, &t.key);
     let mut first = submit(&["sleep", "30"]);
     first.gpu_milli = Some(1000);
