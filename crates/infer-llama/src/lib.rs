@@ -4,13 +4,14 @@
 //! default; llama.cpp's CUDA, Vulkan, Metal and ROCm builds are features of `llama-cpp-2` to
 //! switch on here later). It implements [`strata_infer::Backend`]: one llama.cpp context with a
 //! *unified* KV cache shared by `slots` sequences (llama.cpp sequence ids), a batched decode over
-//! all of them, and removal of a sequence's cache entries when it ends.
+//! all of them, and removal of a sequence's cache entries when it ends. Embeddings run in a second,
+//! small context made on first use (mean pooling), so they never disturb the decoding slots.
 //!
 //! The model is loaded once per process and lives until exit, so it is leaked to `'static`: the
 //! context borrows it, and a self-referential struct would need `unsafe`, which the workspace
 //! denies.
 
-use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -62,9 +63,20 @@ pub struct LoadedModel {
     pub has_chat_template: bool,
 }
 
+/// The context embeddings are computed in: its own, so they never touch the decoding slots.
+struct Embedder {
+    context: LlamaContext<'static>,
+    batch: LlamaBatch<'static>,
+}
+
+/// The most tokens one embedding input takes.
+pub const EMBED_TOKENS: u32 = 512;
+
 pub struct LlamaCpp {
     model: &'static LlamaModel,
     context: LlamaContext<'static>,
+    /// Made on the first embeddings request.
+    embedder: Option<Embedder>,
     batch: LlamaBatch<'static>,
     template: Option<LlamaChatTemplate>,
     add_bos: bool,
@@ -112,7 +124,26 @@ impl LlamaCpp {
             parameters: model.n_params(),
             has_chat_template: template.is_some(),
         };
-        Ok((Self { model, context, batch, template, add_bos, config }, loaded))
+        Ok((Self { model, context, embedder: None, batch, template, add_bos, config }, loaded))
+    }
+
+    fn embedder(&mut self) -> Result<&mut Embedder, LlamaError> {
+        if self.embedder.is_none() {
+            let threads = i32::try_from(self.config.threads.max(1)).unwrap_or(1);
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(EMBED_TOKENS))
+                .with_n_batch(EMBED_TOKENS)
+                .with_n_ubatch(EMBED_TOKENS)
+                .with_n_seq_max(1)
+                .with_embeddings(true)
+                .with_pooling_type(LlamaPoolingType::Mean)
+                .with_n_threads(threads)
+                .with_n_threads_batch(threads);
+            let context = self.model.new_context(backend()?, params).map_err(|e| LlamaError::Context(e.to_string()))?;
+            let batch = LlamaBatch::new(EMBED_TOKENS as usize, 1);
+            self.embedder = Some(Embedder { context, batch });
+        }
+        self.embedder.as_mut().ok_or_else(|| LlamaError::Context("no embeddings context".into()))
     }
 
     pub fn config(&self) -> LlamaConfig {
@@ -164,6 +195,26 @@ impl Backend for LlamaCpp {
 
     fn is_end_of_generation(&self, token: u32) -> bool {
         self.model.vocab().is_eog(LlamaToken::new(token as i32))
+    }
+
+    fn embed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, LlamaError> {
+        let e = self.embedder()?;
+        e.batch.clear();
+        for (i, token) in tokens.iter().enumerate() {
+            e.batch
+                .add(LlamaToken::new(*token as i32), i as i32, &[0], true)
+                .map_err(|e| LlamaError::Batch(e.to_string()))?;
+        }
+        e.context.clear_kv_cache();
+        e.context.decode(&mut e.batch).map_err(|e| LlamaError::Decode(e.to_string()))?;
+        let pooled = e.context.embeddings_seq_ith(0).map_err(|e| LlamaError::Decode(e.to_string()))?;
+        // OpenAI's embeddings have unit length, so a dot product is the cosine similarity.
+        let norm = pooled.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+        Ok(pooled.iter().map(|x| x / norm).collect())
+    }
+
+    fn embed_limit(&self) -> usize {
+        EMBED_TOKENS as usize
     }
 
     fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String, LlamaError> {

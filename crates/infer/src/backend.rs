@@ -44,4 +44,11 @@ pub trait Backend {
 
     /// The prompt for a chat, rendered with the model's own chat template.
     fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String, Self::Error>;
+
+    /// One embedding of `tokens` (mean-pooled, unit length), computed apart from the decoding
+    /// slots so it never touches their caches.
+    fn embed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, Self::Error>;
+
+    /// The most tokens `embed` takes; longer inputs are cut to this.
+    fn embed_limit(&self) -> usize;
 }

@@ -63,6 +63,13 @@ pub enum EngineError<E: std::error::Error + 'static> {
     Backend(#[source] E),
 }
 
+/// Embedding vectors, one per input, and the tokens the inputs took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    pub tokens: usize,
+}
+
 struct Active {
     slot: Option<u32>,
     tokens: Vec<u32>,
@@ -119,6 +126,20 @@ impl<B: Backend> Engine<B> {
             },
         );
         Ok(id)
+    }
+
+    /// Embeddings of `texts`, one per text, and the tokens they took (inputs longer than the
+    /// backend's limit are cut to it). Runs between steps, outside the batch.
+    pub fn embed(&mut self, texts: &[String]) -> Result<Embeddings, EngineError<B::Error>> {
+        let mut vectors = Vec::with_capacity(texts.len());
+        let mut tokens_used = 0;
+        for text in texts {
+            let mut tokens = self.backend.tokenize(text).map_err(EngineError::Backend)?;
+            tokens.truncate(self.backend.embed_limit());
+            tokens_used += tokens.len();
+            vectors.push(self.backend.embed(&tokens).map_err(EngineError::Backend)?);
+        }
+        Ok(Embeddings { vectors, tokens: tokens_used })
     }
 
     /// Ends a sequence at once and frees its cache; unknown ids are ignored (it may have finished).

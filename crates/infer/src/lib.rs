@@ -19,6 +19,6 @@ pub mod stop;
 
 pub use backend::{Backend, BatchItem, ChatMessage};
 pub use batcher::{Batcher, BatcherConfig, SeqId, StepPlan, SubmitError, Work};
-pub use engine::{Engine, EngineError, Event, FinishReason, Request, Stats, Usage};
+pub use engine::{Embeddings, Engine, EngineError, Event, FinishReason, Request, Stats, Usage};
 pub use sampling::{Sampler, SamplingParams};
 pub use stop::StopMatcher;

@@ -68,6 +68,19 @@ impl Backend for Fake {
     fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String, FakeError> {
         Ok(messages.iter().map(|m| format!("{}:{}\n", m.role, m.content)).collect())
     }
+
+    /// Counts of each token, as a vector: equal texts embed equally, and no decode cache is used.
+    fn embed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, FakeError> {
+        let mut v = vec![0.0; EOG as usize];
+        for t in tokens {
+            v[*t as usize] += 1.0;
+        }
+        Ok(v)
+    }
+
+    fn embed_limit(&self) -> usize {
+        8
+    }
 }
 
 fn config(kv: usize, step: usize) -> BatcherConfig {
@@ -132,6 +145,30 @@ fn max_tokens_ends_with_length() {
     let (text, reason) = alone("abc", 3, 0.0, 0, 64);
     assert!(text.len() <= 3);
     assert!(matches!(reason, Some(FinishReason::Length) | Some(FinishReason::Stop)));
+}
+
+#[test]
+fn embeddings_between_steps_leave_running_sequences_untouched() {
+    let mut engine = Engine::new(Fake::default(), config(200, 4));
+    let id = engine.submit(request("a prompt being decoded", 12, 0.0, 0)).unwrap();
+    let mut text = String::new();
+    let mut steps = 0;
+    while !engine.is_idle() {
+        if steps == 2 {
+            // Longer than the fake's limit of 8 tokens: cut to it.
+            let e = engine.embed(&["abc".into(), "abcdefghijkl".into()]).unwrap();
+            assert_eq!((e.vectors.len(), e.tokens), (2, 3 + 8));
+            assert_eq!(e.vectors[1].iter().sum::<f32>(), 8.0);
+        }
+        steps += 1;
+        for event in engine.step().unwrap() {
+            if let Event::Text { seq, text: t } = event {
+                assert_eq!(seq, id);
+                text += &t;
+            }
+        }
+    }
+    assert_eq!(text, alone("a prompt being decoded", 12, 0.0, 0, 4).0);
 }
 
 #[test]

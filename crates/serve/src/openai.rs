@@ -196,6 +196,60 @@ fn max_tokens(param: &str, value: Option<u64>) -> Result<Option<usize>, ApiError
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum EmbeddingInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmbeddingBody {
+    model: String,
+    input: EmbeddingInput,
+    encoding_format: Option<String>,
+    dimensions: Option<u64>,
+    #[allow(dead_code)]
+    user: Option<String>,
+}
+
+/// An embeddings request, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingRequest {
+    pub model: String,
+    pub inputs: Vec<String>,
+    /// Vectors as base64 of little-endian f32 (what OpenAI's Python client asks for) or floats.
+    pub base64: bool,
+}
+
+/// Most inputs in one embeddings request (OpenAI's limit).
+pub const MAX_EMBEDDING_INPUTS: usize = 2048;
+
+/// `POST /v1/embeddings`.
+pub fn parse_embeddings(body: &[u8]) -> Result<EmbeddingRequest, ApiError> {
+    let b: EmbeddingBody = parse_json(body)?;
+    let inputs = match b.input {
+        EmbeddingInput::One(s) => vec![s],
+        EmbeddingInput::Many(v) => v,
+    };
+    if inputs.is_empty() || inputs.len() > MAX_EMBEDDING_INPUTS {
+        return Err(ApiError::invalid("input", format!("input must hold 1..{MAX_EMBEDDING_INPUTS} strings")));
+    }
+    if let Some(i) = inputs.iter().position(String::is_empty) {
+        return Err(ApiError::invalid(&format!("input[{i}]"), "an input must not be empty"));
+    }
+    let base64 = match b.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => return Err(ApiError::invalid("encoding_format", format!("{other:?} is not float or base64"))),
+    };
+    if b.dimensions.is_some() {
+        return Err(ApiError::invalid("dimensions", "this model's embeddings have one size; leave dimensions out"));
+    }
+    Ok(EmbeddingRequest { model: b.model, inputs, base64 })
+}
+
 /// `POST /v1/chat/completions`. `default_seed` is used when the request has none.
 pub fn parse_chat(body: &[u8], default_seed: u64) -> Result<Generation, ApiError> {
     let b: ChatBody = parse_json(body)?;

@@ -4,8 +4,8 @@
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::openai::{parse_chat, parse_completion, Generation};
-use crate::worker::{Job, Out};
+use crate::openai::{parse_chat, parse_completion, parse_embeddings, Generation};
+use crate::worker::{EmbedJob, Job, Out, Work};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -23,14 +23,14 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 #[derive(Clone)]
 pub struct AppState {
-    pub jobs: SyncSender<Job>,
+    pub jobs: SyncSender<Work>,
     pub metrics: Arc<Metrics>,
     pub model: Arc<str>,
     next_id: Arc<AtomicU64>,
 }
 
 impl AppState {
-    pub fn new(jobs: SyncSender<Job>, metrics: Arc<Metrics>, model: &str) -> Self {
+    pub fn new(jobs: SyncSender<Work>, metrics: Arc<Metrics>, model: &str) -> Self {
         Self { jobs, metrics, model: Arc::from(model), next_id: Arc::new(AtomicU64::new(1)) }
     }
 }
@@ -39,6 +39,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
@@ -130,6 +131,39 @@ impl Frame {
     }
 }
 
+/// `POST /v1/embeddings`: mean-pooled, unit-length vectors from the served model.
+async fn embeddings(State(s): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    use base64::Engine as _;
+    let req = parse_embeddings(&body)?;
+    if req.model != *s.model {
+        return Err(ApiError::UnknownModel(req.model));
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    s.jobs.try_send(Work::Embed(EmbedJob { inputs: req.inputs, out: tx })).map_err(|e| match e {
+        TrySendError::Full(_) => ApiError::Overloaded("the server is at capacity; retry later".into()),
+        TrySendError::Disconnected(_) => ApiError::Internal("the engine thread has stopped".into()),
+    })?;
+    let embeddings = rx.await.map_err(|_| ApiError::Internal("the engine dropped the request".into()))??;
+    let tokens = embeddings.tokens;
+    let data: Vec<Value> = embeddings
+        .vectors
+        .iter()
+        .enumerate()
+        .map(|(index, v)| {
+            let embedding = if req.base64 {
+                let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({ "object": "embedding", "index": index, "embedding": embedding })
+        })
+        .collect();
+    Ok(Json(json!({ "object": "list", "data": data, "model": &*s.model,
+                    "usage": { "prompt_tokens": tokens, "total_tokens": tokens } }))
+    .into_response())
+}
+
 fn usage_json(u: strata_infer::Usage) -> Value {
     json!({ "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
             "total_tokens": u.prompt_tokens + u.completion_tokens })
@@ -141,7 +175,7 @@ async fn generate(s: AppState, g: Generation, kind: Kind) -> Result<Response, Ap
     }
     let (tx, rx) = unbounded_channel();
     let job = Job { prompt: g.prompt, max_tokens: g.max_tokens, sampling: g.sampling, stop: g.stop, out: tx };
-    s.jobs.try_send(job).map_err(|e| match e {
+    s.jobs.try_send(Work::Generate(job)).map_err(|e| match e {
         TrySendError::Full(_) => ApiError::Overloaded("the server is at capacity; retry later".into()),
         TrySendError::Disconnected(_) => ApiError::Internal("the engine thread has stopped".into()),
     })?;

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
-use strata_infer::{Backend, Engine, Event, FinishReason, Request, SamplingParams, SeqId, SubmitError, Usage};
+use strata_infer::{
+    Backend, Embeddings, Engine, Event, FinishReason, Request, SamplingParams, SeqId, SubmitError, Usage,
+};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// One request for the engine.
@@ -22,6 +24,19 @@ pub struct Job {
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
     pub out: UnboundedSender<Out>,
+}
+
+/// Embeddings of some texts, computed between engine steps.
+pub struct EmbedJob {
+    pub inputs: Vec<String>,
+    /// The vectors and the tokens they took.
+    pub out: tokio::sync::oneshot::Sender<Result<Embeddings, ApiError>>,
+}
+
+/// Work for the engine thread.
+pub enum Work {
+    Generate(Job),
+    Embed(EmbedJob),
 }
 
 /// What the engine thread sends back for a job.
@@ -39,7 +54,7 @@ struct Client {
 }
 
 /// Runs until every job sender is dropped and the engine has finished its work.
-pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Job>, metrics: Arc<Metrics>, default_max_tokens: usize) {
+pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Work>, metrics: Arc<Metrics>, default_max_tokens: usize) {
     let mut clients: HashMap<SeqId, Client> = HashMap::new();
     let mut senders_gone = false;
     loop {
@@ -49,13 +64,13 @@ pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Job>, metrics: Arc<
             }
             // Nothing to do: sleep until a job arrives rather than spin.
             match jobs.recv() {
-                Ok(job) => admit(&mut engine, &mut clients, &metrics, job, default_max_tokens),
+                Ok(work) => take(&mut engine, &mut clients, &metrics, work, default_max_tokens),
                 Err(_) => return,
             }
         }
         loop {
             match jobs.try_recv() {
-                Ok(job) => admit(&mut engine, &mut clients, &metrics, job, default_max_tokens),
+                Ok(work) => take(&mut engine, &mut clients, &metrics, work, default_max_tokens),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     senders_gone = true;
@@ -86,6 +101,25 @@ pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Job>, metrics: Arc<
         metrics.running.set(stats.running as i64);
         metrics.kv_used.set(stats.kv_used_tokens as i64);
         metrics.kv_reserved.set(stats.kv_reserved_tokens as i64);
+    }
+}
+
+fn take<B: Backend>(
+    engine: &mut Engine<B>,
+    clients: &mut HashMap<SeqId, Client>,
+    metrics: &Metrics,
+    work: Work,
+    default_max_tokens: usize,
+) {
+    match work {
+        Work::Generate(job) => admit(engine, clients, metrics, job, default_max_tokens),
+        Work::Embed(job) => {
+            let result = engine.embed(&job.inputs).map_err(|e| ApiError::Internal(e.to_string()));
+            if let Ok(e) = &result {
+                metrics.prompt_tokens.inc_by(e.tokens as u64);
+            }
+            let _ = job.out.send(result);
+        }
     }
 }
 

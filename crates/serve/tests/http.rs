@@ -66,6 +66,15 @@ impl Backend for Fake {
     fn chat_prompt(&self, messages: &[ChatMessage]) -> Result<String, FakeError> {
         Ok(messages.iter().map(|m| m.content.clone()).collect())
     }
+
+    /// The input's length, as a two-dimensional unit vector family.
+    fn embed(&mut self, tokens: &[u32]) -> Result<Vec<f32>, FakeError> {
+        Ok(vec![tokens.len() as f32, 1.0])
+    }
+
+    fn embed_limit(&self) -> usize {
+        64
+    }
 }
 
 fn state(slow: bool) -> AppState {
@@ -202,4 +211,31 @@ async fn models_health_and_metrics_answer() {
     let response = app(s.clone()).oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(s.metrics.render().contains("strata_infer_kv_capacity_tokens 256"));
+}
+
+#[tokio::test]
+async fn embeddings_come_as_floats_or_base64_with_usage() {
+    let s = state(false);
+    let (status, body) = post(&s, "/v1/embeddings", json!({ "model": "fake", "input": ["abc", "abcdef"] })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["data"][0]["embedding"], json!([3.0, 1.0]));
+    assert_eq!(v["data"][1]["index"], 1);
+    assert_eq!(v["usage"]["prompt_tokens"], 9);
+    // OpenAI's Python client asks for base64: little-endian f32s.
+    let (_, body) =
+        post(&s, "/v1/embeddings", json!({ "model": "fake", "input": "ab", "encoding_format": "base64" })).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["data"][0]["embedding"], json!("AAAAQAAAgD8="));
+    for (bad, param) in [
+        (json!({ "model": "fake", "input": [] }), "input"),
+        (json!({ "model": "fake", "input": ["x", ""] }), "input[1]"),
+        (json!({ "model": "fake", "input": "x", "encoding_format": "hex" }), "encoding_format"),
+        (json!({ "model": "fake", "input": "x", "dimensions": 8 }), "dimensions"),
+    ] {
+        let (status, body) = post(&s, "/v1/embeddings", bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["param"], param, "{body}");
+    }
 }

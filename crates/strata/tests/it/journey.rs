@@ -5,7 +5,7 @@ use crate::harness::{spawn, wait_for, BIN};
 use std::process::Command;
 use std::time::Duration;
 
-fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .env("STRATA_DATA_DIR", dir)
@@ -20,20 +20,30 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+pub(crate) fn json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let (ok, out, err) = cli(dir, args);
     assert!(ok, "strata {args:?} failed: {err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("strata {args:?} printed no JSON ({e}): {out}"))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn up(dir: &std::path::Path, port: u16) -> crate::harness::Proc {
     let log = dir.with_extension(format!("{port}.log"));
     let p = spawn(
-        &["up", "--data-dir", dir.to_str().unwrap(), "--port", &port.to_string(), "--emulate", "4xH100-80GB"],
+        // The model is the openai journey's business (openai_client.rs); this one is about jobs.
+        &[
+            "up",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+            "--emulate",
+            "4xH100-80GB",
+            "--no-model",
+        ],
         &log,
     );
     let d = dir.to_path_buf();

@@ -11,5 +11,6 @@ mod inference;
 mod jobs;
 mod journey;
 mod meta;
+mod openai_client;
 mod sim_parity;
 mod tenancy;
