@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 /// them alike.
 pub const BACKENDS: &[&str] = &["builtin", "vllm", "sglang", "llama.cpp"];
 
+/// The backend of a deployment whose replicas are `endpoints` run elsewhere.
+pub const EXTERNAL: &str = "external";
+
 /// `POST /api/v1/deployments`
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +66,10 @@ pub struct CreateDeployment {
     /// Deployments to try, in order, when this one has no replica that can take a request.
     #[serde(default)]
     pub fallbacks: Vec<String>,
+    /// OpenAI-compatible servers run elsewhere (`http://host:port`, without `/v1`): the gateway
+    /// routes to them as replicas and the scheduler starts nothing. Scaling does not apply.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
     /// Admin only: the owning tenant (default `default`).
     #[serde(default)]
     pub tenant: Option<String>,
@@ -89,6 +96,9 @@ pub struct DeploymentSpec {
     /// Micro-dollars per million completion tokens.
     pub price_output_micro_per_mtok: i64,
     pub fallbacks: Vec<String>,
+    /// External endpoints instead of replicas the scheduler runs (`backend` is `external`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<String>,
 }
 
 /// `POST /api/v1/deployments/{name}/scale`

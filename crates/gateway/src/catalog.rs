@@ -45,16 +45,55 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// The `model` the upstream knows: an external server's own name for it, else the
+    /// deployment's name (which `strata serve --name` answers to).
+    pub fn upstream_model(&self) -> &str {
+        if self.spec.endpoints.is_empty() {
+            &self.name
+        } else {
+            &self.spec.model
+        }
+    }
+
     /// A tenant may call its own deployments and those of the built-in `default` tenant.
     pub fn visible_to(&self, tenant_id: i64, default_tenant: i64) -> bool {
         self.tenant_id == tenant_id || self.tenant_id == default_tenant
     }
 }
 
+/// The replicas of a deployment served by external endpoints. Their ids are negative, so they
+/// never meet a task id; the counters of a URL survive refreshes.
+fn external_replicas(
+    known: &mut HashMap<(i64, String), Arc<Replica>>,
+    deployment: i64,
+    endpoints: &[String],
+) -> Vec<Arc<Replica>> {
+    endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, url)| {
+            known
+                .entry((deployment, url.clone()))
+                .or_insert_with(|| {
+                    Arc::new(Replica {
+                        task_id: -(deployment * 1024 + i as i64 + 1),
+                        base_url: url.clone(),
+                        endpoint: url.trim_start_matches("http://").trim_start_matches("https://").to_string(),
+                        outstanding: AtomicU32::new(0),
+                        down_until_ms: AtomicI64::new(0),
+                    })
+                })
+                .clone()
+        })
+        .collect()
+}
+
 #[derive(Default)]
 pub struct Catalog {
     deployments: RwLock<HashMap<String, Arc<Deployment>>>,
     replicas: RwLock<HashMap<i64, Arc<Replica>>>,
+    /// Replicas of external endpoints, by deployment and URL, kept across refreshes.
+    externals: RwLock<HashMap<(i64, String), Arc<Replica>>>,
     loads: RwLock<HashMap<i64, Arc<Load>>>,
     /// Notified whenever the set of ready replicas changes.
     pub changed: Notify,
@@ -142,6 +181,8 @@ impl Catalog {
             });
         }
         let mut loads = self.loads.write().map_err(|_| anyhow::anyhow!("catalog poisoned"))?;
+        let mut externals = self.externals.write().map_err(|_| anyhow::anyhow!("catalog poisoned"))?;
+        let before_external = externals.len();
         let mut deployments = HashMap::new();
         for row in rows {
             let Ok(spec) = serde_json::from_str::<DeploymentSpec>(&row.spec_json) else {
@@ -149,11 +190,15 @@ impl Catalog {
                 continue;
             };
             let load = loads.entry(row.id).or_default().clone();
-            let mine: Vec<Arc<Replica>> = ready
-                .iter()
-                .filter(|r| r.deployment_id == row.id)
-                .filter_map(|r| replicas.get(&r.task_id).cloned())
-                .collect();
+            let mine: Vec<Arc<Replica>> = if spec.endpoints.is_empty() {
+                ready
+                    .iter()
+                    .filter(|r| r.deployment_id == row.id)
+                    .filter_map(|r| replicas.get(&r.task_id).cloned())
+                    .collect()
+            } else {
+                external_replicas(&mut externals, row.id, &spec.endpoints)
+            };
             let price = Price {
                 input_micro_per_mtok: spec.price_input_micro_per_mtok,
                 output_micro_per_mtok: spec.price_output_micro_per_mtok,
@@ -173,6 +218,8 @@ impl Catalog {
             );
         }
         loads.retain(|id, _| deployments.values().any(|d| d.id == *id));
+        externals.retain(|(id, url), _| deployments.values().any(|d| d.id == *id && d.spec.endpoints.contains(url)));
+        let external_changed = externals.len() != before_external;
         let after: Vec<i64> = {
             let mut ids: Vec<i64> = replicas.keys().copied().collect();
             ids.sort_unstable();
@@ -180,10 +227,11 @@ impl Catalog {
         };
         drop(replicas);
         drop(loads);
+        drop(externals);
         if let Ok(mut d) = self.deployments.write() {
             *d = deployments;
         }
-        if before != after {
+        if before != after || external_changed {
             self.changed.notify_waiters();
         }
         Ok(())

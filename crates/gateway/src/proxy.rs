@@ -25,6 +25,8 @@ use strata_gateway_core::{choose_replica, estimate_tokens, prefix_key, LimitKind
 const AFFINITY_SLACK: u32 = 4;
 /// Replicas tried per deployment before moving on to a fallback.
 const MAX_TRIES: usize = 3;
+/// Requests held per deployment while it has no replica.
+const MAX_HELD: usize = 1024;
 /// `max_tokens` reserved when a request gives none (what the built-in server defaults to).
 const DEFAULT_MAX_TOKENS: u64 = 512;
 
@@ -371,7 +373,6 @@ async fn handle(
             o.insert("include_usage".into(), Value::Bool(true));
         }
     }
-    let body = Bytes::from(serde_json::to_vec(&parsed.body).map_err(|_| GatewayError::internal())?);
     let prefix = prefix_key(&parsed.prompt_bytes);
     let mut candidates = vec![deployment.clone()];
     for name in &deployment.spec.fallbacks {
@@ -382,7 +383,15 @@ async fn handle(
         }
     }
     if candidates.iter().all(|d| d.replicas.is_empty()) {
-        // Scaled to zero, or starting: hold the request while a replica comes up.
+        // Scaled to zero, or starting: hold the request while a replica comes up — up to a bound,
+        // so a burst against a cold deployment cannot pile up without limit.
+        if deployment.load.in_flight.load(Ordering::Relaxed) as usize > MAX_HELD {
+            meter.finish(503);
+            return Err(GatewayError::unavailable(
+                format!("`{}` is starting and already holds {MAX_HELD} requests; retry shortly", deployment.name),
+                5,
+            ));
+        }
         match wait_for_replica(&gw, &deployment.name).await {
             Some(d) => candidates[0] = d,
             None => {
@@ -401,6 +410,9 @@ async fn handle(
     }
     let mut answer = None;
     for d in &candidates {
+        // Each upstream is asked for the model by its own name.
+        parsed.body.insert("model".into(), Value::String(d.upstream_model().to_string()));
+        let body = Bytes::from(serde_json::to_vec(&parsed.body).map_err(|_| GatewayError::internal())?);
         answer = try_deployment(&gw, d, &mut meter, endpoint, &body, parsed.stream, prefix).await;
         if matches!(&answer, Some(Upstream::Whole { status, .. }) if *status == StatusCode::SERVICE_UNAVAILABLE) {
             continue;

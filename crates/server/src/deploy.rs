@@ -165,6 +165,10 @@ pub async fn reconcile(state: &AppState) -> anyhow::Result<()> {
     let mut submitted = false;
     for row in state.store.deployments().await? {
         let spec = parse_spec(&row).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if !spec.endpoints.is_empty() {
+            // Served elsewhere: no jobs, no scaling.
+            continue;
+        }
         let load = state.store.deployment_load(row.id, now - LOAD_FRESH_MS).await?;
         let input = ScaleInput {
             current: row.replicas,

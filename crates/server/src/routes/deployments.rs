@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use strata_api::deployments::{
-    CreateDeployment, Deployment, DeploymentList, DeploymentSpec, ReplicaView, ScaleDeployment, BACKENDS,
+    CreateDeployment, Deployment, DeploymentList, DeploymentSpec, ReplicaView, ScaleDeployment, BACKENDS, EXTERNAL,
 };
 use strata_domain::ErrorCode;
 use strata_gateway_core::Price;
@@ -55,8 +55,24 @@ fn spec_of(state: &AppState, req: &CreateDeployment) -> AppResult<(String, Deplo
             ),
         ));
     }
-    let backend = req.backend.clone().unwrap_or_else(|| "builtin".into());
-    if !BACKENDS.contains(&backend.as_str()) {
+    for (i, e) in req.endpoints.iter().enumerate() {
+        let rest = e.strip_prefix("http://").or_else(|| e.strip_prefix("https://"));
+        if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) || e.ends_with("/v1") {
+            return Err(invalid(
+                &format!("endpoints[{i}]"),
+                format!("{e:?} must be an http(s)://host:port base URL, without /v1"),
+            ));
+        }
+    }
+    let external = !req.endpoints.is_empty();
+    let backend = match (&req.backend, external) {
+        (None, true) => EXTERNAL.to_string(),
+        (Some(b), true) if b != EXTERNAL => {
+            return Err(invalid("backend", "a deployment with endpoints runs nothing itself: leave backend out"))
+        }
+        (b, _) => b.clone().unwrap_or_else(|| "builtin".into()),
+    };
+    if !external && !BACKENDS.contains(&backend.as_str()) {
         return Err(invalid("backend", format!("backend {backend:?} is not one of {}", BACKENDS.join(", "))));
     }
     let threads = req.threads.unwrap_or(1);
@@ -71,9 +87,10 @@ fn spec_of(state: &AppState, req: &CreateDeployment) -> AppResult<(String, Deplo
     if !(1..=1024).contains(&slots) {
         return Err(invalid("slots", "slots must be 1..1024"));
     }
-    let min = req.min_replicas.unwrap_or(1);
-    let replicas = req.replicas.unwrap_or(min.max(1));
-    let max = req.max_replicas.unwrap_or(replicas.max(min).max(1));
+    let endpoints = req.endpoints.len() as u32;
+    let min = if external { endpoints } else { req.min_replicas.unwrap_or(1) };
+    let replicas = if external { endpoints } else { req.replicas.unwrap_or(min.max(1)) };
+    let max = if external { endpoints } else { req.max_replicas.unwrap_or(replicas.max(min).max(1)) };
     if max > MAX_REPLICAS || max == 0 {
         return Err(invalid("max_replicas", format!("max_replicas must be 1..{MAX_REPLICAS}")));
     }
@@ -84,6 +101,8 @@ fn spec_of(state: &AppState, req: &CreateDeployment) -> AppResult<(String, Deplo
         return Err(invalid("replicas", format!("replicas ({replicas}) must be between min ({min}) and max ({max})")));
     }
     let memory_mib = match req.memory_mib {
+        // Nothing runs here: nothing to place.
+        _ if external => 0,
         Some(m) if m == 0 || m > strata_api::jobs::MAX_MEMORY_MIB as u64 => {
             return Err(invalid("memory_mib", "memory_mib must be positive and at most 16 TiB"))
         }
@@ -127,6 +146,7 @@ fn spec_of(state: &AppState, req: &CreateDeployment) -> AppResult<(String, Deplo
         price_input_micro_per_mtok: price.input_micro_per_mtok,
         price_output_micro_per_mtok: price.output_micro_per_mtok,
         fallbacks: req.fallbacks.clone(),
+        endpoints: req.endpoints.iter().map(|e| e.trim_end_matches('/').to_string()).collect(),
     };
     Ok((name, spec, replicas))
 }
@@ -152,6 +172,20 @@ async fn view(state: &AppState, row: &DeploymentRow) -> AppResult<Deployment> {
             ready: r.ready,
         })
         .collect();
+    let replicas = if spec.endpoints.is_empty() {
+        replicas
+    } else {
+        spec.endpoints
+            .iter()
+            .map(|e| ReplicaView {
+                job_id: 0,
+                task_id: 0,
+                node: "external".into(),
+                endpoint: Some(e.clone()),
+                ready: true,
+            })
+            .collect()
+    };
     let mut pending = Vec::new();
     for (job, job_state) in state.store.deployment_jobs(row.id).await? {
         if job_state == "pending" {
@@ -254,6 +288,12 @@ pub async fn scale(
     caller.require_user()?;
     let row = visible(&state, &caller, &name).await?;
     let mut spec = parse_spec(&row)?;
+    if !spec.endpoints.is_empty() {
+        return Err(AppError::new(
+            ErrorCode::Conflict,
+            format!("{name:?} routes to external endpoints; there is nothing to scale"),
+        ));
+    }
     spec.min_replicas = req.min_replicas.unwrap_or(spec.min_replicas);
     spec.max_replicas = req.max_replicas.unwrap_or(spec.max_replicas);
     if let Some(r) = req.replicas {

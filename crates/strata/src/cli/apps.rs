@@ -90,7 +90,7 @@ pub struct UsageArgs {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  strata deploy smollm2\n  strata deploy smollm2 --replicas 2 --max 4 --threads 2 --price-input 0.05 --price-output 0.10\n  strata deploy smollm2 --name chat-small --min 0 --idle-to-zero 300   # scales to zero when idle\n  strata deploy /models/llama-3-8b --backend vllm --gpus 1 --memory 24000"
+    after_help = "Examples:\n  strata deploy smollm2\n  strata deploy smollm2 --replicas 2 --max 4 --threads 2 --price-input 0.05 --price-output 0.10\n  strata deploy smollm2 --name chat-small --min 0 --idle-to-zero 300   # scales to zero when idle\n  strata deploy /models/llama-3-8b --backend vllm --gpu-milli 1000 --memory-mib 24000\n  strata deploy qwen2.5-7b --name qwen --endpoint http://10.0.0.7:8000   # a server run elsewhere"
 )]
 pub struct DeployArgs {
     #[command(flatten)]
@@ -141,6 +141,10 @@ pub struct DeployArgs {
     /// Seconds without requests before scaling to zero (with --min 0).
     #[arg(long)]
     pub idle_to_zero: Option<u64>,
+    /// Route to an OpenAI-compatible server run elsewhere (http://host:port, repeatable) instead
+    /// of starting replicas; MODEL is then the name that server knows the model by.
+    #[arg(long = "endpoint")]
+    pub endpoints: Vec<String>,
     /// Owning tenant (admin only).
     #[arg(long)]
     pub tenant: Option<String>,

@@ -56,6 +56,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         price_input_per_mtok: args.price_input,
         price_output_per_mtok: args.price_output,
         fallbacks: args.fallbacks.clone(),
+        endpoints: args.endpoints.clone(),
         tenant: args.tenant.clone(),
     };
     let c = client(&args.conn)?;
