@@ -356,3 +356,57 @@ async fn killing_a_replica_under_load_loses_no_request() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn external_endpoints_are_routed_to_with_fallbacks_when_one_is_down() {
+    if !smollm2_available("external endpoints") {
+        return;
+    }
+    let c = Cluster::start().await;
+    // A model server run outside Strata's scheduler, under its own model name.
+    let port = crate::journey::free_port();
+    let _upstream = crate::harness::spawn_env(
+        &[
+            "serve",
+            "smollm2",
+            "--name",
+            "their-name",
+            "--port",
+            &port.to_string(),
+            "--threads",
+            "1",
+            "--context",
+            "1024",
+        ],
+        &c.path("upstream.log"),
+        &c.env,
+    );
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for("the external model server", Duration::from_secs(60), || {
+        let (http, base) = (http.clone(), base.clone());
+        async move { http.get(format!("{base}/healthz")).send().await.ok().filter(|r| r.status().is_success()) }
+    })
+    .await;
+    let external = |name: &str, endpoint: &str, fallbacks: Vec<String>| CreateDeployment {
+        model: "their-name".into(),
+        name: Some(name.into()),
+        endpoints: vec![endpoint.to_string()],
+        fallbacks,
+        price_input_per_mtok: Some(1.0),
+        ..CreateDeployment::default()
+    };
+    c.admin.create_deployment(&external("ext", &base, vec![])).await.unwrap();
+    let dead = format!("http://127.0.0.1:{}", crate::journey::free_port());
+    c.admin.create_deployment(&external("flaky", &dead, vec!["ext".into()])).await.unwrap();
+    let token = std::fs::read_to_string(c.path("server").join("admin.token")).unwrap();
+    for model in ["ext", "flaky"] {
+        let (status, _, v) = post(&http, &c.url, token.trim(), &chat_body(model, 16)).await;
+        assert_eq!(status, StatusCode::OK, "{model}: {v}");
+        assert!(v["choices"][0]["message"]["content"].as_str().unwrap().contains("Paris"), "{v}");
+    }
+    let d = c.admin.deployment("flaky").await.unwrap();
+    assert_eq!((d.spec.backend.as_str(), d.ready_replicas), ("external", 1));
+    let scale = c.admin.scale_deployment("ext", &Default::default()).await.unwrap_err();
+    assert!(scale.to_string().contains("nothing to scale"), "{scale}");
+}
