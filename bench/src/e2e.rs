@@ -46,6 +46,7 @@ fn job(i: usize) -> SubmitJob {
         checkpoint_dir: None,
         tenant: None,
         idempotency_key: None,
+        node_labels: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod amd;
 mod emulate;
+mod engines;
 mod host;
 mod nvidia;
 mod sysfs;
@@ -32,6 +33,8 @@ pub struct DiscoveryOptions {
     pub hostname_override: Option<String>,
     /// Operator labels such as `rack=r12`, passed through to the inventory.
     pub labels: BTreeMap<String, String>,
+    /// Label the node with the inference engines found on it (`engine.vllm=yes`, …).
+    pub detect_engines: bool,
     /// Declare this many CPU cores instead of the discovered count (emulated fleets, or holding
     /// cores back for the system).
     pub cpu_cores_override: Option<u32>,
@@ -47,6 +50,7 @@ impl Default for DiscoveryOptions {
             skip_nvml: false,
             hostname_override: None,
             labels: BTreeMap::new(),
+            detect_engines: true,
             cpu_cores_override: None,
             memory_mib_override: None,
         }
@@ -70,12 +74,15 @@ pub fn discover(opts: &DiscoveryOptions) -> Inventory {
         let first = accelerators.iter().map(|a| a.index.saturating_add(1)).max().unwrap_or(0);
         accelerators.extend(spec.accelerators(first));
     }
+    let mut labels = if opts.detect_engines { engines::detect() } else { BTreeMap::new() };
+    // What the operator says wins over what was detected.
+    labels.extend(opts.labels.clone());
     Inventory {
         hostname: host::hostname(root, opts.hostname_override.as_deref()),
         cpu_cores: opts.cpu_cores_override.unwrap_or_else(|| host::cpu_cores(root)),
         memory_mib: opts.memory_mib_override.unwrap_or_else(|| host::memory_mib(root)),
         accelerators,
-        labels: opts.labels.clone(),
+        labels,
     }
 }
 

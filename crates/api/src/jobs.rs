@@ -59,6 +59,9 @@ pub struct SubmitJob {
     /// Makes a retried submission safe: the same key within a tenant returns the first job.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Labels a node must carry to run a replica, e.g. `{"rack": "r12"}`.
+    #[serde(default)]
+    pub node_labels: BTreeMap<String, String>,
 }
 
 fn ranged(field: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
@@ -104,6 +107,9 @@ impl SubmitJob {
                 ));
             }
         }
+        if let Some(k) = self.node_labels.keys().find(|k| k.is_empty() || k.len() > 128) {
+            return Err(invalid("node_labels", format!("node label name {k:?} must be 1 to 128 characters")));
+        }
         let replicas = ranged("replicas", self.replicas, 1, 1, MAX_REPLICAS)?;
         let cpu = ranged("cpu_milli", self.cpu_milli, 1000, 1, MAX_CPU_MILLI)?;
         let memory = ranged("memory_mib", self.memory_mib, 512, 1, MAX_MEMORY_MIB)?;
@@ -135,6 +141,7 @@ impl SubmitJob {
                 gpu_milli: gpu,
                 gpu_models: self.gpu_models,
                 preferred_gpu_models: self.preferred_gpu_models,
+                node_labels: self.node_labels,
             },
             priority: priority as i32,
             max_retries: max_retries as u32,

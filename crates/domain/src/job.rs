@@ -79,11 +79,19 @@ pub struct ReplicaResources {
     pub gpu_models: Vec<String>,
     /// Chip models to try first, in order, when several would do.
     pub preferred_gpu_models: Vec<String>,
+    /// Labels a node must carry (`engine.vllm=yes`, `rack=r12`); empty means any node.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_labels: BTreeMap<String, String>,
 }
 
 impl ReplicaResources {
     pub fn allows_model(&self, model: &str) -> bool {
         self.gpu_models.is_empty() || self.gpu_models.iter().any(|m| m == model)
+    }
+
+    /// Whether a node with `labels` may run the replica.
+    pub fn allows_node(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.node_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
     }
 }
 

@@ -184,7 +184,7 @@ impl Node<'_> {
 
     /// Whether one replica fits now, and how good the node would be for it. Does not mutate.
     pub fn fit(&self, needs: &Needs) -> Option<Fit> {
-        if self.cpu < needs.cpu || self.mem < needs.mem {
+        if self.cpu < needs.cpu || self.mem < needs.mem || !needs.res.allows_node(&self.view.labels) {
             return None;
         }
         let (choice, pref, dev_after) = self.fit_gpu(needs)?;

@@ -21,6 +21,9 @@ pub struct NodeView {
     pub free_cpu: CpuMillis,
     pub free_memory: MemoryMib,
     pub gpus: Vec<GpuSlot>,
+    /// The node's labels, for jobs that ask for some (`node_labels`).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A job waiting to be placed.

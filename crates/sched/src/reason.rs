@@ -17,6 +17,13 @@ pub(crate) fn capacity(fleet: &Fleet, needs: &Needs, replicas: u32, fits_now: u6
     if needs.gpu != Gpu::None && !needs.allowed.iter().any(|&a| a) {
         return no_such_model(fleet, needs);
     }
+    if !needs.res.node_labels.is_empty() && !fleet.nodes.iter().any(|n| needs.res.allows_node(&n.view.labels)) {
+        let wanted: Vec<String> = needs.res.node_labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        return format!(
+            "needs a node labelled {}; no schedulable node is (agents add labels with --label; they detect vLLM, SGLang and llama.cpp's server themselves)",
+            wanted.join(",")
+        );
+    }
     if replicas > 1 && fits_now > 0 {
         let (verb, noun) = if fits_now == 1 { ("fits", "replica") } else { ("fit", "replicas") };
         return format!(

@@ -36,6 +36,7 @@ fn arb_job() -> impl Strategy<Value = PendingJob> {
                     gpu_milli: GpuRequest::try_from(gpu).unwrap_or(GpuRequest::None),
                     gpu_models: names(allowed),
                     preferred_gpu_models: names(pref),
+                    node_labels: Default::default(),
                 },
             }
         })
@@ -88,6 +89,7 @@ fn arb_input() -> impl Strategy<Value = SchedInput> {
                             free: GpuMillis(free),
                         })
                         .collect(),
+                    labels: Default::default(),
                 })
                 .collect(),
             pending: jobs.into_iter().enumerate().map(|(i, j)| PendingJob { id: JobId(i as i64 + 1), ..j }).collect(),

@@ -230,3 +230,21 @@ fn same_input_same_output_whatever_the_queue_order() {
     assert_eq!(schedule(&a), schedule(&a));
     assert_eq!(schedule(&a), schedule(&b));
 }
+
+#[test]
+fn node_labels_restrict_a_job_to_matching_nodes_and_say_so_when_none_match() {
+    let mut vllm = node(2, None, &whole("A100", 1));
+    vllm.labels.insert("engine.vllm".into(), "yes".into());
+    let nodes = vec![node(1, None, &whole("A100", 1)), vllm];
+    let mut wants_vllm = job(1, 1000);
+    wants_vllm.resources.node_labels.insert("engine.vllm".into(), "yes".into());
+    let mut wants_sglang = job(2, 1000);
+    wants_sglang.resources.node_labels.insert("engine.sglang".into(), "yes".into());
+    check(
+        input(nodes, vec![wants_vllm, wants_sglang], vec![]),
+        &[
+            "job 1 -> n2[0]",
+            "job 2 waits: needs a node labelled engine.sglang=yes; no schedulable node is (agents add labels with --label; they detect vLLM, SGLang and llama.cpp's server themselves)",
+        ],
+    );
+}

@@ -112,6 +112,7 @@ mod tests {
                 gpu_milli: gpu,
                 gpu_models: models.iter().map(|m| m.to_string()).collect(),
                 preferred_gpu_models: vec![],
+                node_labels: Default::default(),
             },
             priority: 0,
             max_retries: 0,

@@ -95,6 +95,12 @@ pub fn replica_command(name: &str, spec: &DeploymentSpec) -> Vec<String> {
     }
 }
 
+/// The node label an agent sets when it finds an engine installed (see `strata-agent`), which a
+/// replica of that engine requires; the built-in server runs anywhere.
+pub fn engine_label(backend: &str) -> Option<(String, String)> {
+    (backend != "builtin").then(|| (format!("engine.{backend}"), "yes".to_string()))
+}
+
 fn replica_job(row: &DeploymentRow, spec: &DeploymentSpec) -> NewJob {
     NewJob {
         tenant: TenantId(row.tenant_id),
@@ -111,6 +117,7 @@ fn replica_job(row: &DeploymentRow, spec: &DeploymentSpec) -> NewJob {
                 gpu_milli: GpuRequest::try_from(spec.gpu_milli).unwrap_or(GpuRequest::None),
                 gpu_models: spec.gpu_models.clone(),
                 preferred_gpu_models: Vec::new(),
+                node_labels: engine_label(&spec.backend).into_iter().collect(),
             },
             priority: REPLICA_PRIORITY,
             max_retries: 100,

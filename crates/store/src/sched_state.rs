@@ -47,6 +47,7 @@ pub fn node_view(node: &NodeRow, held: Option<&Held>) -> NodeView {
         free_cpu: CpuMillis(u64::from(inv.cpu_cores) * 1000) - held.cpu,
         free_memory: MemoryMib(inv.memory_mib) - held.memory,
         gpus,
+        labels: inv.labels.clone(),
     }
 }
 

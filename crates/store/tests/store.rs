@@ -25,6 +25,7 @@ fn spec(name: &str, replicas: u32, max_retries: u32) -> JobSpec {
             gpu_milli: GpuRequest::Whole(1),
             gpu_models: vec![],
             preferred_gpu_models: vec![],
+            node_labels: Default::default(),
         },
         priority: 0,
         max_retries,

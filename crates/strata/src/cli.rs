@@ -335,6 +335,9 @@ pub struct SubmitArgs {
     /// Submit for this tenant (admin only).
     #[arg(long)]
     pub tenant: Option<String>,
+    /// Run only on nodes with this label, KEY=VALUE (repeatable), e.g. --node-label rack=r12.
+    #[arg(long = "node-label", value_parser = parse_label)]
+    pub node_labels: Vec<(String, String)>,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,

@@ -18,6 +18,7 @@ pub fn node(id: i64, rack: Option<&str>, gpus: &[(&str, u32)]) -> NodeView {
             .enumerate()
             .map(|(i, (model, free))| GpuSlot { index: i as u32, model: model.to_string(), free: GpuMillis(*free) })
             .collect(),
+        labels: Default::default(),
     }
 }
 
@@ -44,6 +45,7 @@ pub fn job(id: i64, gpu_milli: u32) -> PendingJob {
             gpu_milli: GpuRequest::try_from(gpu_milli).unwrap_or(GpuRequest::None),
             gpu_models: Vec::new(),
             preferred_gpu_models: Vec::new(),
+            node_labels: Default::default(),
         },
     }
 }

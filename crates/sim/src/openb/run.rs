@@ -60,6 +60,7 @@ pub fn node_views(rows: &[OpenbNode]) -> Vec<NodeView> {
             free_cpu: CpuMillis(n.cpu_milli),
             free_memory: MemoryMib(n.memory_mib),
             gpus: (0..n.gpus).map(|g| GpuSlot { index: g, model: n.model.clone(), free: GpuMillis(1000) }).collect(),
+            labels: Default::default(),
         })
         .collect()
 }

@@ -46,6 +46,7 @@ impl OpenbPod {
             gpu_milli: self.gpu,
             gpu_models: self.gpu_spec.clone(),
             preferred_gpu_models: Vec::new(),
+            node_labels: Default::default(),
         }
     }
 

@@ -87,6 +87,7 @@ async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         checkpoint_dir: args.checkpoint_dir,
         tenant: args.tenant,
         idempotency_key: None,
+        node_labels: args.node_labels.into_iter().collect(),
     };
     let job = c.submit_job(&req).await?;
     print(args.conn.output, &job, |j| format!("job {} submitted ({})\n", j.id, j.state))

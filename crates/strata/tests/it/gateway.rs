@@ -410,3 +410,32 @@ async fn external_endpoints_are_routed_to_with_fallbacks_when_one_is_down() {
     let scale = c.admin.scale_deployment("ext", &Default::default()).await.unwrap_err();
     assert!(scale.to_string().contains("nothing to scale"), "{scale}");
 }
+
+#[tokio::test]
+async fn an_engine_deployment_waits_for_a_node_that_has_the_engine_and_says_so() {
+    let mut c = Cluster::start().await;
+    c.add_agent("plain", "1xT4-16GB", &["--cpu-cores", "4", "--memory-mib", "16000"]).await;
+    let req = CreateDeployment {
+        model: "/models/llama-3-8b".into(),
+        name: Some("llama".into()),
+        backend: Some("vllm".into()),
+        memory_mib: Some(1024),
+        ..CreateDeployment::default()
+    };
+    c.admin.create_deployment(&req).await.unwrap();
+    let pending = wait_for("the replica's reason", Duration::from_secs(10), || {
+        let admin = c.admin.clone();
+        async move {
+            let d = admin.deployment("llama").await.ok()?;
+            d.pending.into_iter().find(|p| p.contains("engine.vllm=yes"))
+        }
+    })
+    .await;
+    assert!(pending.contains("needs a node labelled engine.vllm=yes"), "{pending}");
+    // The job is an ordinary job: the same reason is in the job list.
+    let jobs = c.admin.jobs(&Default::default()).await.unwrap();
+    assert!(jobs
+        .jobs
+        .iter()
+        .any(|j| j.name == "deploy-llama" && j.reason.as_deref().is_some_and(|r| r.contains("vllm"))));
+}

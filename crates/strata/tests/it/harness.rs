@@ -276,5 +276,6 @@ pub fn submit(command: &[&str]) -> strata_api::jobs::SubmitJob {
         checkpoint_dir: None,
         tenant: None,
         idempotency_key: None,
+        node_labels: Default::default(),
     }
 }

@@ -33,6 +33,7 @@ fn resources(pod: &(u64, u64, u32, &str)) -> ReplicaResources {
         gpu_milli: GpuRequest::try_from(pod.2).unwrap(),
         gpu_models: if pod.3.is_empty() { vec![] } else { vec![pod.3.to_string()] },
         preferred_gpu_models: vec![],
+        node_labels: Default::default(),
     }
 }
 
@@ -48,6 +49,7 @@ fn simulated() -> Vec<(String, Vec<u32>)> {
             free_cpu: CpuMillis(u64::from(*cores) * 1000),
             free_memory: MemoryMib(*mem),
             gpus: (0..*gpus).map(|index| GpuSlot { index, model: model.to_string(), free: GpuMillis(1000) }).collect(),
+            labels: Default::default(),
         })
         .collect();
     let mut placer = Placer::new(&views, Policy::Classic, &TaskMix::default(), 0);
