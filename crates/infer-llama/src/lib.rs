@@ -184,6 +184,22 @@ impl Backend for LlamaCpp {
         }
     }
 
+    fn copy_prefix(&mut self, from: u32, to: u32, len: usize) -> Result<(), LlamaError> {
+        let len = u32::try_from(len).map_err(|e| LlamaError::Batch(e.to_string()))?;
+        self.context
+            .copy_kv_cache_seq(from as i32, to as i32, Some(0), Some(len))
+            .map_err(|e| LlamaError::Batch(e.to_string()))
+    }
+
+    fn truncate(&mut self, slot: u32, len: usize) -> Result<(), LlamaError> {
+        let len = u32::try_from(len).map_err(|e| LlamaError::Batch(e.to_string()))?;
+        match self.context.clear_kv_cache_seq(Some(slot), Some(len), None) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(LlamaError::Batch(format!("llama.cpp could not cut slot {slot} to {len} tokens"))),
+            Err(e) => Err(LlamaError::Batch(e.to_string())),
+        }
+    }
+
     fn tokenize(&self, text: &str) -> Result<Vec<u32>, LlamaError> {
         let tokens = self.model.vocab().tokenize(text.as_bytes(), self.add_bos, true);
         Ok(tokens.into_iter().map(|t| t.0 as u32).collect())

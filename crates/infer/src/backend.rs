@@ -32,6 +32,13 @@ pub trait Backend {
     /// Drops everything slot `slot` holds in the KV cache.
     fn release(&mut self, slot: u32);
 
+    /// Gives the empty slot `to` the entries of positions `0..len` of slot `from` (prefix reuse;
+    /// llama.cpp shares the cells instead of copying them).
+    fn copy_prefix(&mut self, from: u32, to: u32, len: usize) -> Result<(), Self::Error>;
+
+    /// Drops the entries of slot `slot` from position `len` on.
+    fn truncate(&mut self, slot: u32, len: usize) -> Result<(), Self::Error>;
+
     /// Text to tokens, with the model's BOS when it wants one and special tokens parsed (chat
     /// templates write them as text).
     fn tokenize(&self, text: &str) -> Result<Vec<u32>, Self::Error>;

@@ -6,7 +6,10 @@
 //! any two steps, and a long prompt is prefilled in chunks so it never stalls the decoders.
 //!
 //! Admission reserves a sequence's worst case (prompt + `max_new_tokens`) up front, so a running
-//! sequence can never run out of cache: the sum of reservations never exceeds the budget. A
+//! sequence can never run out of cache: the sum of reservations, plus what retained prefixes
+//! hold (`set_retained`; the engine evicts them before they could block an admission), never
+//! exceeds the budget. A sequence whose prompt starts with a cached prefix is admitted with that
+//! prefix already in its cache (`mark_cached`) and prefills only the rest. A
 //! request that does not fit now waits; only a full waiting queue, or a request larger than the
 //! whole cache, is refused.
 
@@ -72,11 +75,13 @@ pub struct Batcher {
     config: BatcherConfig,
     waiting: VecDeque<Seq>,
     running: Vec<Seq>,
+    /// Tokens held by retained prefixes (not reserved by any running sequence).
+    retained: usize,
 }
 
 impl Batcher {
     pub fn new(config: BatcherConfig) -> Self {
-        Self { config, waiting: VecDeque::new(), running: Vec::new() }
+        Self { config, waiting: VecDeque::new(), running: Vec::new(), retained: 0 }
     }
 
     pub fn config(&self) -> &BatcherConfig {
@@ -102,18 +107,63 @@ impl Batcher {
     /// Admits what fits and plans the next forward pass. Apply it with [`Batcher::commit`] once
     /// the backend has run it.
     pub fn plan(&mut self) -> StepPlan {
-        let mut plan = StepPlan::default();
-        // FIFO without overtaking: a large request at the head is not starved by small ones.
+        let admitted = self.admit();
+        let mut plan = self.plan_work();
+        plan.admitted = admitted;
+        plan
+    }
+
+    /// The head of the queue's reservation, when it waits for room (for evicting retained
+    /// prefixes before admission).
+    pub fn head_needs(&self) -> Option<usize> {
+        self.waiting.front().map(|s| s.reserved)
+    }
+
+    /// Whether the head of the queue would be admitted were no prefix retained.
+    pub fn head_fits_without_retained(&self) -> bool {
+        self.waiting.front().is_some_and(|h| {
+            self.kv_reserved() + h.reserved <= self.config.kv_budget_tokens
+                && self.running.len() < self.config.max_running
+        })
+    }
+
+    /// Tokens retained prefixes hold; admission counts them as used.
+    pub fn set_retained(&mut self, tokens: usize) {
+        self.retained = tokens;
+    }
+
+    /// Moves waiting sequences to running while they fit, FIFO without overtaking (a large
+    /// request at the head is not starved by small ones).
+    pub fn admit(&mut self) -> Vec<SeqId> {
+        let mut admitted = Vec::new();
         while let Some(head) = self.waiting.front() {
-            let fits = self.kv_reserved() + head.reserved <= self.config.kv_budget_tokens;
+            let fits = self.kv_reserved() + self.retained + head.reserved <= self.config.kv_budget_tokens;
             if !fits || self.running.len() >= self.config.max_running {
                 break;
             }
             if let Some(seq) = self.waiting.pop_front() {
-                plan.admitted.push(seq.id);
+                admitted.push(seq.id);
                 self.running.push(seq);
             }
         }
+        admitted
+    }
+
+    /// A just-admitted sequence starts with its first `tokens` prompt tokens already cached.
+    pub fn mark_cached(&mut self, id: SeqId, tokens: usize) {
+        if let Some(seq) = self.running.iter_mut().find(|s| s.id == id && s.in_cache == 0) {
+            seq.in_cache = tokens.min(seq.prompt_len.saturating_sub(1));
+        }
+    }
+
+    /// Tokens of a running sequence that are in the cache.
+    pub fn in_cache(&self, id: SeqId) -> Option<usize> {
+        self.running.iter().find(|s| s.id == id).map(|s| s.in_cache)
+    }
+
+    /// Plans the next forward pass over the running sequences.
+    pub fn plan_work(&self) -> StepPlan {
+        let mut plan = StepPlan::default();
         for seq in &self.running {
             if seq.in_cache >= seq.prompt_len {
                 plan.work.push(Work::Decode { seq: seq.id, pos: seq.in_cache });
@@ -175,9 +225,13 @@ impl Batcher {
         self.running.iter().map(|s| s.in_cache).sum()
     }
 
-    /// Tokens reserved by running sequences (what admission checks).
+    /// Tokens reserved by running sequences (what admission checks, with retained prefixes).
     pub fn kv_reserved(&self) -> usize {
         self.running.iter().map(|s| s.reserved).sum()
+    }
+
+    pub fn retained(&self) -> usize {
+        self.retained
     }
 }
 

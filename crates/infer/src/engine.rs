@@ -7,6 +7,7 @@
 
 use crate::backend::{Backend, BatchItem};
 use crate::batcher::{Batcher, BatcherConfig, SeqId, StepPlan, SubmitError, Work};
+use crate::prefix::{self, PrefixCache};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::stop::StopMatcher;
 use std::collections::HashMap;
@@ -87,6 +88,10 @@ pub struct Stats {
     pub running: usize,
     pub kv_used_tokens: usize,
     pub kv_reserved_tokens: usize,
+    /// Tokens held by finished sequences' caches kept for prefix reuse (evicted on demand).
+    pub kv_retained_tokens: usize,
+    /// Prompt tokens not prefilled because a cached prefix held them, since start.
+    pub reused_tokens: u64,
 }
 
 pub struct Engine<B: Backend> {
@@ -95,13 +100,23 @@ pub struct Engine<B: Backend> {
     active: HashMap<SeqId, Active>,
     free_slots: Vec<u32>,
     next_id: SeqId,
+    prefixes: PrefixCache,
+    reused_tokens: u64,
 }
 
 impl<B: Backend> Engine<B> {
     /// `config.max_running` must not exceed the slots the backend was built with.
     pub fn new(backend: B, config: BatcherConfig) -> Self {
         let free_slots = (0..config.max_running as u32).rev().collect();
-        Self { backend, batcher: Batcher::new(config), active: HashMap::new(), free_slots, next_id: 1 }
+        Self {
+            backend,
+            batcher: Batcher::new(config),
+            active: HashMap::new(),
+            free_slots,
+            next_id: 1,
+            prefixes: PrefixCache::default(),
+            reused_tokens: 0,
+        }
     }
 
     pub fn backend(&self) -> &B {
@@ -144,7 +159,7 @@ impl<B: Backend> Engine<B> {
 
     /// Ends a sequence at once and frees its cache; unknown ids are ignored (it may have finished).
     pub fn cancel(&mut self, seq: SeqId) {
-        self.end(seq);
+        self.end(seq, false);
     }
 
     pub fn is_idle(&self) -> bool {
@@ -161,18 +176,21 @@ impl<B: Backend> Engine<B> {
             running: self.batcher.running_len(),
             kv_used_tokens: self.batcher.kv_used(),
             kv_reserved_tokens: self.batcher.kv_reserved(),
+            kv_retained_tokens: self.prefixes.tokens(),
+            reused_tokens: self.reused_tokens,
         }
     }
 
     /// One forward pass over every running sequence.
     pub fn step(&mut self) -> Result<Vec<Event>, EngineError<B::Error>> {
-        let plan = self.batcher.plan();
-        for id in &plan.admitted {
-            let slot = self.free_slots.pop();
-            if let Some(a) = self.active.get_mut(id) {
-                a.slot = slot;
-            }
+        self.make_room();
+        let admitted = self.batcher.admit();
+        for id in &admitted {
+            self.assign_slot(*id).map_err(EngineError::Backend)?;
         }
+        self.batcher.set_retained(self.prefixes.tokens());
+        let mut plan = self.batcher.plan_work();
+        plan.admitted = admitted;
         if plan.work.is_empty() {
             return Ok(Vec::new());
         }
@@ -234,18 +252,98 @@ impl<B: Backend> Engine<B> {
                 }
             }
             events.push(Event::Finished { seq, reason, usage });
-            self.end(seq);
+            self.end(seq, true);
         }
     }
 
-    fn end(&mut self, seq: SeqId) {
+    /// Evicts retained prefixes while they alone keep the head of the queue from being admitted
+    /// (cache room or a slot), sparing the one the head could reuse until last.
+    fn make_room(&mut self) {
+        while !self.prefixes.is_empty() && self.batcher.head_fits_without_retained() {
+            let budget = self.batcher.config().kv_budget_tokens;
+            let head = self.batcher.head_needs().unwrap_or(0);
+            let room = self.batcher.kv_reserved() + self.prefixes.tokens() + head <= budget;
+            if room && !self.free_slots.is_empty() {
+                return;
+            }
+            let Some(slot) = self.prefixes.evict_lru() else { return };
+            self.backend.release(slot);
+            self.free_slots.push(slot);
+        }
+    }
+
+    /// A slot for a sequence just admitted: a retained one whose cache starts like its prompt
+    /// (taken over and cut to the common part), else a free one — with a running sequence's
+    /// common prefix copied in when there is one.
+    fn assign_slot(&mut self, id: SeqId) -> Result<(), B::Error> {
+        let Some(a) = self.active.get(&id) else { return Ok(()) };
+        let prompt = &a.tokens[..a.prompt_len];
+        let retained = self.prefixes.best(prompt);
+        let running = self
+            .active
+            .iter()
+            .filter(|(other, _)| **other != id)
+            .filter_map(|(other, o)| {
+                let cached = self.batcher.in_cache(*other)?;
+                Some((o.slot?, prefix::reusable(prompt, &o.tokens[..cached.min(o.tokens.len())])))
+            })
+            .filter(|&(_, n)| n >= prefix::MIN_REUSE)
+            .max_by_key(|&(slot, n)| (n, std::cmp::Reverse(slot)));
+        let (slot, reused) = match (retained, running) {
+            (Some((index, n)), r) if r.is_none_or(|(_, m)| n >= m) => {
+                let entry = self.prefixes.take(index);
+                self.backend.truncate(entry.slot, n)?;
+                (entry.slot, n)
+            }
+            (_, Some((from, n))) => {
+                let slot = self.free_slot();
+                self.backend.copy_prefix(from, slot, n)?;
+                (slot, n)
+            }
+            _ => (self.free_slot(), 0),
+        };
+        if let Some(a) = self.active.get_mut(&id) {
+            a.slot = Some(slot);
+        }
+        if reused > 0 {
+            self.batcher.mark_cached(id, reused);
+            self.reused_tokens += reused as u64;
+        }
+        Ok(())
+    }
+
+    /// A free slot, evicting the least recently used retained prefix when none is free. Slots
+    /// are `max_running`, held by running sequences, retained prefixes or nobody, so one is
+    /// always there for a sequence the batcher admitted.
+    fn free_slot(&mut self) -> u32 {
+        if let Some(slot) = self.free_slots.pop() {
+            return slot;
+        }
+        match self.prefixes.evict_lru() {
+            Some(slot) => {
+                self.backend.release(slot);
+                slot
+            }
+            None => 0,
+        }
+    }
+
+    /// Ends a sequence. A finished one's cache is kept for prefix reuse; a cancelled one's is
+    /// freed at once.
+    fn end(&mut self, seq: SeqId, retain: bool) {
+        let cached = self.batcher.in_cache(seq).unwrap_or(0);
         self.batcher.finish(seq);
         if let Some(a) = self.active.remove(&seq) {
             if let Some(slot) = a.slot {
-                self.backend.release(slot);
-                self.free_slots.push(slot);
+                if retain && cached > 0 {
+                    self.prefixes.insert(slot, a.tokens[..cached.min(a.tokens.len())].to_vec());
+                } else {
+                    self.backend.release(slot);
+                    self.free_slots.push(slot);
+                }
             }
         }
+        self.batcher.set_retained(self.prefixes.tokens());
     }
 }
 

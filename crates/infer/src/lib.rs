@@ -9,11 +9,13 @@
 //! - [`sampling`]: temperature, top-k/top-p/min-p, penalties, a seeded RNG (same seed, same text).
 //! - [`stop`]: stop sequences over streamed text, holding back a possible partial match.
 //! - [`batcher`]: the continuous-batching state machine with KV admission control.
-//! - [`engine`]: the loop that ties the three to a [`Backend`].
+//! - [`prefix`]: finished sequences' caches kept for reuse by prompts that start alike.
+//! - [`engine`]: the loop that ties them to a [`Backend`].
 
 pub mod backend;
 pub mod batcher;
 pub mod engine;
+pub mod prefix;
 pub mod sampling;
 pub mod stop;
 

@@ -17,6 +17,8 @@ const EOG: u32 = 7;
 struct Fake {
     cache: HashMap<u32, Vec<u32>>,
     calls: usize,
+    /// Tokens run through `decode`, prompt chunks and decodes alike.
+    computed: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,7 @@ impl Backend for Fake {
         self.calls += 1;
         let mut out = Vec::new();
         for item in items {
+            self.computed += item.tokens.len();
             let cache = self.cache.entry(item.slot).or_default();
             if cache.len() != item.start_pos {
                 return Err(FakeError(format!(
@@ -51,6 +54,24 @@ impl Backend for Fake {
 
     fn release(&mut self, slot: u32) {
         self.cache.remove(&slot);
+    }
+
+    fn copy_prefix(&mut self, from: u32, to: u32, len: usize) -> Result<(), FakeError> {
+        let prefix = self.cache.get(&from).map(|c| c[..len.min(c.len())].to_vec()).unwrap_or_default();
+        if prefix.len() != len || self.cache.get(&to).is_some_and(|c| !c.is_empty()) {
+            return Err(FakeError(format!("copy {len} from slot {from} into slot {to}: bad state")));
+        }
+        self.cache.insert(to, prefix);
+        Ok(())
+    }
+
+    fn truncate(&mut self, slot: u32, len: usize) -> Result<(), FakeError> {
+        let cache = self.cache.entry(slot).or_default();
+        if cache.len() < len {
+            return Err(FakeError(format!("slot {slot} holds {} tokens, cannot keep {len}", cache.len())));
+        }
+        cache.truncate(len);
+        Ok(())
     }
 
     fn tokenize(&self, text: &str) -> Result<Vec<u32>, FakeError> {
@@ -132,7 +153,59 @@ fn a_greedy_sequence_generates_the_same_text_alone_and_in_a_batch() {
         assert_eq!(together[id], alone(prompt, 12, 0.0, 0, 64), "prompt {prompt:?}");
         assert!(together[id].1.is_some());
     }
-    assert!(engine.backend().cache.is_empty(), "every slot released");
+    assert_eq!(engine.stats().kv_used_tokens, 0);
+    let held: usize = engine.backend().cache.values().map(Vec::len).sum();
+    assert_eq!(held, engine.stats().kv_retained_tokens, "what is left in the cache is retained for reuse");
+}
+
+#[test]
+fn a_prompt_that_starts_like_a_finished_one_reuses_its_cache_and_says_the_same() {
+    let system = "You are a helpful assistant. Answer briefly and politely. ";
+    let (a, b) = (format!("{system}What is two plus two?"), format!("{system}Name a colour."));
+    let mut engine = Engine::new(Fake::default(), config(400, 16));
+    let first = engine.submit(request(&a, 8, 0.0, 0)).unwrap();
+    let out_a = drain(&mut engine).remove(&first).unwrap();
+    let before = engine.backend().computed;
+    let second = engine.submit(request(&b, 8, 0.0, 0)).unwrap();
+    let out_b = drain(&mut engine).remove(&second).unwrap();
+    let computed = engine.backend().computed - before;
+    assert_eq!((out_a, out_b.clone()), (alone(&a, 8, 0.0, 0, 16), alone(&b, 8, 0.0, 0, 16)));
+    let reused = engine.stats().reused_tokens as usize;
+    assert!(reused >= system.len(), "the system prompt came from the cache ({reused} tokens)");
+    assert!(computed <= b.len() - system.len() + 8, "only the new part was prefilled ({computed} tokens)");
+}
+
+#[test]
+fn a_prompt_that_starts_like_a_running_one_copies_its_prefix() {
+    let system = "Shared instructions for every user of this application. ";
+    let mut engine = Engine::new(Fake::default(), config(400, 64));
+    let a = engine.submit(request(&format!("{system}first question"), 30, 0.0, 0)).unwrap();
+    let mut early = String::new();
+    for _ in 0..2 {
+        for event in engine.step().unwrap() {
+            if let Event::Text { text, .. } = event {
+                early += &text;
+            }
+        }
+    }
+    let b = engine.submit(request(&format!("{system}second question"), 5, 0.0, 0)).unwrap();
+    let mut out = drain(&mut engine);
+    out.get_mut(&a).unwrap().0.insert_str(0, &early);
+    assert!(engine.stats().reused_tokens as usize >= system.len());
+    assert_eq!(out[&a], alone(&format!("{system}first question"), 30, 0.0, 0, 64));
+    assert_eq!(out[&b], alone(&format!("{system}second question"), 5, 0.0, 0, 64));
+}
+
+#[test]
+fn retained_prefixes_never_keep_a_request_waiting() {
+    // Room for one request at a time: each finished one's cache must be evicted for the next.
+    let mut engine = Engine::new(Fake::default(), config(40, 64));
+    for prompt in ["first prompt here", "second prompt, different", "third one"] {
+        let id = engine.submit(request(prompt, 10, 0.0, 0)).unwrap();
+        let out = drain(&mut engine);
+        assert!(out[&id].1.is_some(), "{prompt:?} ran to the end");
+        assert!(engine.stats().kv_retained_tokens + engine.stats().kv_reserved_tokens <= 40);
+    }
 }
 
 #[test]
@@ -252,6 +325,58 @@ proptest! {
             prop_assert!(b.kv_used() <= b.kv_reserved());
             prop_assert!(b.running_len() <= 3 && b.waiting_len() <= 5);
             prop_assert_eq!(submitted.len(), b.running_len() + b.waiting_len() + finished);
+        }
+    }
+}
+
+/// Prompts over a tiny alphabet with a few shared openings, so prefixes are often reused.
+fn prompt() -> impl Strategy<Value = String> {
+    (0usize..3, "[ab]{0,12}").prop_map(|(opening, rest)| {
+        let openings = ["shared system prompt: ", "another opening that is long: ", ""];
+        format!("{}{rest}x", openings[opening])
+    })
+}
+
+proptest! {
+    /// With prefix reuse on, interleaved greedy requests (some cancelled) say exactly what each
+    /// says alone, and reservations plus retained prefixes never exceed the cache.
+    #[test]
+    fn prefix_reuse_never_changes_an_answer(
+        prompts in prop::collection::vec((prompt(), 1usize..12, any::<bool>()), 1..12),
+        kv in 60usize..300,
+    ) {
+        let mut engine = Engine::new(Fake::default(), config(kv, 8));
+        let mut out: HashMap<u64, (String, Option<FinishReason>)> = HashMap::new();
+        let mut collect = |engine: &mut Engine<Fake>, out: &mut HashMap<u64, (String, Option<FinishReason>)>| {
+            for event in engine.step().unwrap() {
+                match event {
+                    Event::Text { seq, text } => out.entry(seq).or_default().0 += &text,
+                    Event::Finished { seq, reason, .. } => out.entry(seq).or_default().1 = Some(reason),
+                }
+            }
+            let s = engine.stats();
+            s.kv_reserved_tokens + s.kv_retained_tokens <= kv
+        };
+        let mut ids = Vec::new();
+        for (text, max_new, cancel) in &prompts {
+            if let Ok(id) = engine.submit(request(text, *max_new, 0.0, 0)) {
+                ids.push((id, text.clone(), *max_new, *cancel));
+            }
+            prop_assert!(collect(&mut engine, &mut out));
+        }
+        for (id, _, _, cancel) in &ids {
+            if *cancel {
+                engine.cancel(*id);
+            }
+        }
+        while !engine.is_idle() {
+            prop_assert!(collect(&mut engine, &mut out));
+        }
+        for (id, text, max_new, _) in ids {
+            // Finished before any cancellation reached it, or never cancelled: the same answer.
+            if let Some((got, Some(reason))) = out.get(&id) {
+                prop_assert_eq!((got.clone(), Some(*reason)), alone(&text, max_new, 0.0, 0, 8), "{:?}", text);
+            }
         }
     }
 }

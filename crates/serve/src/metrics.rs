@@ -11,6 +11,8 @@ pub const WAITING: &str = "infer_waiting_sequences";
 pub const RUNNING: &str = "infer_running_sequences";
 pub const KV_USED: &str = "infer_kv_used_tokens";
 pub const KV_RESERVED: &str = "infer_kv_reserved_tokens";
+pub const KV_RETAINED: &str = "infer_kv_retained_tokens";
+pub const PREFIX_REUSED: &str = "infer_prefix_reused_tokens";
 pub const KV_CAPACITY: &str = "infer_kv_capacity_tokens";
 pub const PROMPT_TOKENS: &str = "infer_prompt_tokens";
 pub const GENERATED_TOKENS: &str = "infer_generated_tokens";
@@ -24,6 +26,8 @@ pub struct Metrics {
     pub running: Gauge,
     pub kv_used: Gauge,
     pub kv_reserved: Gauge,
+    pub kv_retained: Gauge,
+    pub prefix_reused: Gauge,
     pub kv_capacity: Gauge,
     pub prompt_tokens: Counter,
     pub generated_tokens: Counter,
@@ -40,6 +44,8 @@ impl Metrics {
             running: Gauge::default(),
             kv_used: Gauge::default(),
             kv_reserved: Gauge::default(),
+            kv_retained: Gauge::default(),
+            prefix_reused: Gauge::default(),
             kv_capacity: Gauge::default(),
             prompt_tokens: Counter::default(),
             generated_tokens: Counter::default(),
@@ -52,6 +58,16 @@ impl Metrics {
             r.register(RUNNING, "Sequences in the running batch", m.running.clone());
             r.register(KV_USED, "Tokens held in the KV cache", m.kv_used.clone());
             r.register(KV_RESERVED, "KV-cache tokens reserved by running sequences", m.kv_reserved.clone());
+            r.register(
+                KV_RETAINED,
+                "KV-cache tokens of finished sequences kept for prefix reuse",
+                m.kv_retained.clone(),
+            );
+            r.register(
+                PREFIX_REUSED,
+                "Prompt tokens taken from cached prefixes instead of prefilled, since start",
+                m.prefix_reused.clone(),
+            );
             r.register(KV_CAPACITY, "KV-cache capacity in tokens", m.kv_capacity.clone());
             r.register(PROMPT_TOKENS, "Prompt tokens admitted", m.prompt_tokens.clone());
             r.register(GENERATED_TOKENS, "Tokens generated", m.generated_tokens.clone());

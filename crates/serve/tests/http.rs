@@ -51,6 +51,16 @@ impl Backend for Fake {
         self.positions.remove(&slot);
     }
 
+    fn copy_prefix(&mut self, _from: u32, to: u32, len: usize) -> Result<(), FakeError> {
+        self.positions.insert(to, len);
+        Ok(())
+    }
+
+    fn truncate(&mut self, slot: u32, len: usize) -> Result<(), FakeError> {
+        self.positions.insert(slot, len);
+        Ok(())
+    }
+
     fn tokenize(&self, text: &str) -> Result<Vec<u32>, FakeError> {
         Ok(text.bytes().map(|_| 0).collect())
     }

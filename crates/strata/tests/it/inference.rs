@@ -64,6 +64,26 @@ async fn smollm2_serves_chat_streams_and_cancels() {
     assert!(answers[0].contains("Paris"), "{answers:?}");
     assert_eq!(answers[0], answers[1]);
 
+    // A long shared system prompt: the second request takes it from the cache, and greedy says
+    // the same as without (the first computed everything).
+    let system = "You are a careful assistant for a travel agency. Answer in one short sentence, \
+                  name the city, and never add anything the traveller did not ask for. "
+        .repeat(3);
+    let ask = |q: &str| {
+        json!({ "model": "smollm2", "temperature": 0, "max_tokens": 16,
+        "messages": [{ "role": "system", "content": system }, { "role": "user", "content": q }] })
+    };
+    let reused_before = metric(&http, &url, "strata_infer_prefix_reused_tokens").await;
+    let mut replies = Vec::new();
+    for q in ["What is the capital of Italy?", "What is the capital of Spain?", "What is the capital of Italy?"] {
+        let v: Value =
+            http.post(format!("{url}/v1/chat/completions")).json(&ask(q)).send().await.unwrap().json().await.unwrap();
+        replies.push(v["choices"][0]["message"]["content"].as_str().unwrap().to_string());
+    }
+    let reused = metric(&http, &url, "strata_infer_prefix_reused_tokens").await - reused_before;
+    assert!(reused >= 60.0, "the system prompt came from the cache twice ({reused} tokens)");
+    assert_eq!(replies[0], replies[2], "the same question says the same with its prefix from the cache");
+
     // A streamed completion ends with a finish reason and [DONE].
     let body = json!({ "model": "smollm2", "prompt": "Once upon a time", "max_tokens": 8, "stream": true });
     let data = stream_data(http.post(format!("{url}/v1/completions")).json(&body).send().await.unwrap()).await;
