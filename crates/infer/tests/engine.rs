@@ -347,7 +347,7 @@ proptest! {
     ) {
         let mut engine = Engine::new(Fake::default(), config(kv, 8));
         let mut out: HashMap<u64, (String, Option<FinishReason>)> = HashMap::new();
-        let mut collect = |engine: &mut Engine<Fake>, out: &mut HashMap<u64, (String, Option<FinishReason>)>| {
+        let collect = |engine: &mut Engine<Fake>, out: &mut HashMap<u64, (String, Option<FinishReason>)>| {
             for event in engine.step().unwrap() {
                 match event {
                     Event::Text { seq, text } => out.entry(seq).or_default().0 += &text,
