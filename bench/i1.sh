@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# I1 (BENCHMARKS.md): Strata's model server against llama.cpp's server from `llama-cpp-python`,
+# same GGUF file (SmolLM2-135M Q4_1 from the model cache), same thread count, streamed chat over
+# the OpenAI API: time to first token and aggregate tokens/s at concurrency 1, 4, 8, 16, with and
+# without a shared ~500-token system prompt; single-stream prompt and generation speed.
+#
+#   bash bench/i1.sh                               # THREADS=2 REQUESTS=32 MAX_TOKENS=64
+#   LLAMA_PY=/tmp/llcpp-venv/bin/python bash bench/i1.sh
+# llama-cpp-python: python3 -m venv /tmp/llcpp-venv && /tmp/llcpp-venv/bin/pip install 'llama-cpp-python[server]'
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${THREADS:-2}
+REQUESTS=${REQUESTS:-32}
+MAX_TOKENS=${MAX_TOKENS:-64}
+CONC=${CONC:-"1 4 8 16"}
+LLAMA_PY=${LLAMA_PY:-/tmp/llcpp-venv/bin/python}
+cargo build --release --quiet -p strata -p strata-bench --bin strata --bin i1
+bin=target/release
+model=$("$bin/strata" model ls -o json | python3 -c 'import json,sys,os; m=[x for x in json.load(sys.stdin) if x["name"]=="smollm2"]; print(m[0]["file"] if m else "")')
+[ -n "$model" ] || { echo "pull the model first: strata model pull smollm2" >&2; exit 1; }
+models_dir=${STRATA_MODELS:-$HOME/.strata/models}
+gguf="$models_dir/$model"
+work=$(mktemp -d /tmp/strata-i1.XXXXXX)
+cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 1 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
+
+run_all() { # name url model
+    for words in 0 400; do
+        for c in $CONC; do
+            echo "{\"server\":\"$1\",$("$bin/i1" "$2" "$3" "$c" "$REQUESTS" "$words" "$MAX_TOKENS" | cut -c2-)" >> "$work/results.jsonl"
+        done
+    done
+    # Single stream, a different ~500-token prompt each time: raw prompt and generation speed.
+    echo "{\"server\":\"$1\",\"single\":true,$(I1_UNIQUE=1 "$bin/i1" "$2" "$3" 1 8 400 128 | cut -c2-)" >> "$work/results.jsonl"
+}
+
+s_port=$(free_port)
+STRATA_LOG=warn "$bin/strata" serve "$gguf" --name smollm2 --port "$s_port" --threads "$THREADS" --slots 16 --context 16384 \
+    > "$work/strata.log" 2>&1 &
+wait_http "http://127.0.0.1:$s_port/healthz"
+run_all strata "http://127.0.0.1:$s_port" smollm2
+kill %1; wait %1 2>/dev/null || true
+
+if [ -x "$LLAMA_PY" ] && "$LLAMA_PY" -c 'import llama_cpp.server' 2>/dev/null; then
+    l_port=$(free_port)
+    "$LLAMA_PY" -m llama_cpp.server --model "$gguf" --model_alias smollm2 --n_threads "$THREADS" \
+        --n_threads_batch "$THREADS" --n_ctx 16384 --host 127.0.0.1 --port "$l_port" > "$work/llama.log" 2>&1 &
+    wait_http "http://127.0.0.1:$l_port/v1/models"
+    run_all llama.cpp "http://127.0.0.1:$l_port" smollm2
+else
+    echo "llama-cpp-python's server not found at $LLAMA_PY; only Strata was measured" >&2
+fi
+
+python3 - "$work/results.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {(r["server"], r["system_words"], r["concurrency"]): r for r in rows if not r.get("single")}
+single = {r["server"]: r for r in rows if r.get("single")}
+print("| system prompt | concurrency | Strata TTFT p50 ms | llama.cpp TTFT p50 ms | TTFT ratio | Strata tok/s | llama.cpp tok/s | tok/s ratio |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for (server, words, c), s in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+    if server != "strata":
+        continue
+    l = by.get(("llama.cpp", words, c))
+    f = lambda r, k, d=0: f"{r[k]:.{d}f}" if r else "-"
+    print(f"| {'~500 tokens' if words else 'none'} | {c} | {f(s,'ttft_p50_ms')} | {f(l,'ttft_p50_ms')} | "
+          f"{(s['ttft_p50_ms']/l['ttft_p50_ms']) if l else 0:.2f} | {f(s,'completion_tokens_per_s')} | {f(l,'completion_tokens_per_s')} | "
+          f"{(s['completion_tokens_per_s']/l['completion_tokens_per_s']) if l else 0:.2f}× |")
+for server, r in single.items():
+    print(f"{server} single stream, unique ~{r['mean_prompt_tokens']:.0f}-token prompts: prompt {r['prompt_tokens_per_s_p50']:.0f} tok/s, "
+          f"generation {r['stream_gen_tokens_per_s_p50']:.1f} tok/s, TTFT p50 {r['ttft_p50_ms']:.0f} ms")
+PY
