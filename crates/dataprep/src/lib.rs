@@ -10,6 +10,7 @@ mod checkpoint;
 mod cli;
 mod config;
 mod error;
+mod gguf_vocab;
 mod input;
 mod output;
 mod progress;
@@ -17,6 +18,8 @@ mod report;
 mod run;
 mod stages;
 mod tokens;
+
+pub use gguf_vocab::tokenizer_from_gguf;
 
 pub use cli::{run, DataCommand, RunArgs};
 pub use config::{Compression, InputConfig, OutputConfig, Pipeline, StageConfig, EXAMPLE};

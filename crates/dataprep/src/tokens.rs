@@ -21,7 +21,11 @@ use crate::error::{Error, Result};
 #[serde(deny_unknown_fields)]
 pub struct TokenizeConfig {
     /// A Hugging Face `tokenizer.json`, relative to the pipeline file.
-    pub tokenizer: PathBuf,
+    #[serde(default)]
+    pub tokenizer: Option<PathBuf>,
+    /// Or a GGUF model file whose own vocabulary tokenizes the corpus (byte-level BPE models).
+    #[serde(default)]
+    pub gguf: Option<PathBuf>,
     /// Appended after every document (e.g. `<|endoftext|>`); must be in the vocabulary.
     #[serde(default)]
     pub eos_token: Option<String>,
@@ -38,9 +42,25 @@ pub struct LoadedTokenizer {
 impl LoadedTokenizer {
     /// Loads the tokenizer; errors name the `tokenize.*` field at fault.
     pub fn load(config: &TokenizeConfig, base_dir: &Path) -> std::result::Result<Self, (String, String)> {
-        let path = base_dir.join(&config.tokenizer);
-        let tokenizer = Tokenizer::from_file(&path)
-            .map_err(|e| ("tokenize.tokenizer".to_string(), format!("cannot load {}: {e}", path.display())))?;
+        let (tokenizer, path) = match (&config.tokenizer, &config.gguf) {
+            (Some(json), None) => {
+                let path = base_dir.join(json);
+                let t = Tokenizer::from_file(&path)
+                    .map_err(|e| ("tokenize.tokenizer".to_string(), format!("cannot load {}: {e}", path.display())))?;
+                (t, path)
+            }
+            (None, Some(gguf)) => {
+                let path = base_dir.join(gguf);
+                let t = crate::gguf_vocab::tokenizer_from_gguf(&path).map_err(|e| ("tokenize.gguf".to_string(), e))?;
+                (t, path)
+            }
+            _ => {
+                return Err((
+                    "tokenize".to_string(),
+                    "name exactly one of `tokenizer` (a tokenizer.json) or `gguf` (a model file)".to_string(),
+                ))
+            }
+        };
         let eos = match &config.eos_token {
             None => None,
             Some(token) => Some(tokenizer.token_to_id(token).ok_or_else(|| {

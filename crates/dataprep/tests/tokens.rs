@@ -94,3 +94,23 @@ fn an_unknown_eos_token_fails_before_any_work() {
     }
     assert!(!out.join("tokens.json").exists());
 }
+
+#[test]
+fn a_tokenizer_must_be_named_once_and_a_bad_gguf_is_refused_by_field() {
+    for (tokenize, field, words) in [
+        ("tokenizer = \"tokenizer.json\"\ngguf = \"m.gguf\"\n", "tokenize", "exactly one"),
+        ("eos_token = \"<eos>\"\n", "tokenize", "exactly one"),
+        ("gguf = \"tokenizer.json\"\n", "tokenize.gguf", "not a GGUF file"),
+        ("gguf = \"missing.gguf\"\n", "tokenize.gguf", "cannot open"),
+    ] {
+        let (dir, pipeline) = setup(&format!("\n[tokenize]\n{tokenize}"));
+        let options = RunOptions { output: Some(dir.path().join("out")), ..Default::default() };
+        match run_pipeline(&pipeline, &options) {
+            Err(Error::Config { path, message, .. }) => {
+                assert_eq!(path, field, "{tokenize}");
+                assert!(message.contains(words), "{tokenize}: {message}");
+            }
+            other => panic!("{tokenize}: expected a config error, got {other:?}"),
+        }
+    }
+}

@@ -6,6 +6,7 @@
 mod bad_input;
 mod durability;
 mod gateway;
+mod gguf_tokenizer;
 mod harness;
 mod inference;
 mod jobs;
