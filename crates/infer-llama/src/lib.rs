@@ -151,6 +151,47 @@ impl LlamaCpp {
     }
 }
 
+/// llama.cpp's own greedy decoding of `prompt` (tokenized with special tokens, one sequence,
+/// the whole prompt in one batch, llama.cpp's greedy sampler), `max_tokens` tokens or until the
+/// end of generation. The reference Strata's engine — chunked prefill, batching, its own sampler —
+/// is tested against: same model, same prompt, the same tokens.
+pub fn reference_greedy(path: &Path, prompt: &str, max_tokens: usize, threads: usize) -> Result<Vec<u32>, LlamaError> {
+    use llama_cpp_2::sampling::LlamaSampler;
+    let backend = backend()?;
+    let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+        .map_err(|e| LlamaError::Load { path: path.display().to_string(), message: e.to_string() })?;
+    let tokens = model.vocab().tokenize(prompt.as_bytes(), model.vocab().should_add_bos(), true);
+    let n_ctx = (tokens.len() + max_tokens + 8) as u32;
+    let threads = i32::try_from(threads.max(1)).unwrap_or(1);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(n_ctx)
+        .with_n_ubatch(n_ctx)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut context = model.new_context(backend, params).map_err(|e| LlamaError::Context(e.to_string()))?;
+    let mut batch = LlamaBatch::new(n_ctx as usize, 1);
+    for (i, t) in tokens.iter().enumerate() {
+        batch.add(*t, i as i32, &[0], i + 1 == tokens.len()).map_err(|e| LlamaError::Batch(e.to_string()))?;
+    }
+    context.decode(&mut batch).map_err(|e| LlamaError::Decode(e.to_string()))?;
+    let mut sampler = LlamaSampler::greedy();
+    let mut out = Vec::new();
+    let mut pos = tokens.len() as i32;
+    for _ in 0..max_tokens {
+        let token = sampler.sample(&context, batch.n_tokens() - 1);
+        if model.vocab().is_eog(token) {
+            break;
+        }
+        out.push(token.0 as u32);
+        batch.clear();
+        batch.add(token, pos, &[0], true).map_err(|e| LlamaError::Batch(e.to_string()))?;
+        pos += 1;
+        context.decode(&mut batch).map_err(|e| LlamaError::Decode(e.to_string()))?;
+    }
+    Ok(out)
+}
+
 impl Backend for LlamaCpp {
     type Error = LlamaError;
 

@@ -7,6 +7,7 @@ mod bad_input;
 mod durability;
 mod gateway;
 mod gguf_tokenizer;
+mod greedy_parity;
 mod harness;
 mod inference;
 mod jobs;
