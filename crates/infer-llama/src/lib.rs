@@ -177,8 +177,7 @@ pub fn reference_greedy(path: &Path, prompt: &str, max_tokens: usize, threads: u
     context.decode(&mut batch).map_err(|e| LlamaError::Decode(e.to_string()))?;
     let mut sampler = LlamaSampler::greedy();
     let mut out = Vec::new();
-    let mut pos = tokens.len() as i32;
-    for _ in 0..max_tokens {
+    for pos in (tokens.len() as i32..).take(max_tokens) {
         let token = sampler.sample(&context, batch.n_tokens() - 1);
         if model.vocab().is_eog(token) {
             break;
@@ -186,7 +185,6 @@ pub fn reference_greedy(path: &Path, prompt: &str, max_tokens: usize, threads: u
         out.push(token.0 as u32);
         batch.clear();
         batch.add(token, pos, &[0], true).map_err(|e| LlamaError::Batch(e.to_string()))?;
-        pos += 1;
         context.decode(&mut batch).map_err(|e| LlamaError::Decode(e.to_string()))?;
     }
     Ok(out)
