@@ -23,8 +23,8 @@ use strata_gateway_core::{choose_replica, estimate_tokens, prefix_key, LimitKind
 /// How many more requests than the least loaded replica the prefix's owner may have and still
 /// get requests for its prefix.
 const AFFINITY_SLACK: u32 = 4;
-/// Replicas tried per deployment before moving on to a fallback.
-const MAX_TRIES: usize = 3;
+/// Attempts per deployment before moving on to a fallback.
+const MAX_TRIES: usize = 4;
 /// Requests held per deployment while it has no replica.
 const MAX_HELD: usize = 1024;
 /// `max_tokens` reserved when a request gives none (what the built-in server defaults to).
@@ -241,17 +241,23 @@ async fn admit(gw: &Gateway, caller: &Caller, meter: &mut Meter, tokens: u64, co
     Ok(())
 }
 
-fn pick(d: &Deployment, prefix: Option<u64>, tried: &[i64], now: i64) -> Option<Arc<Replica>> {
-    let loads: Vec<ReplicaLoad> = d
-        .replicas
-        .iter()
-        .map(|r| ReplicaLoad {
-            id: r.task_id as u64,
-            outstanding: r.outstanding.load(Ordering::Relaxed),
-            healthy: !tried.contains(&r.task_id) && r.down_until_ms.load(Ordering::Relaxed) <= now,
-        })
-        .collect();
-    choose_replica(&loads, prefix, rand::random(), AFFINITY_SLACK).map(|i| d.replicas[i].clone())
+/// A replica for the next attempt. Replicas that refused a connection during this request are
+/// out; one marked down by another request is only a hint, used when nothing else is left.
+fn pick(d: &Deployment, prefix: Option<u64>, refused: &[i64], now: i64) -> Option<Arc<Replica>> {
+    let choose = |skip_down: bool| {
+        let loads: Vec<ReplicaLoad> = d
+            .replicas
+            .iter()
+            .map(|r| ReplicaLoad {
+                id: r.task_id as u64,
+                outstanding: r.outstanding.load(Ordering::Relaxed),
+                healthy: !refused.contains(&r.task_id)
+                    && (!skip_down || r.down_until_ms.load(Ordering::Relaxed) <= now),
+            })
+            .collect();
+        choose_replica(&loads, prefix, rand::random(), AFFINITY_SLACK).map(|i| d.replicas[i].clone())
+    };
+    choose(true).or_else(|| choose(false))
 }
 
 /// Waits until `name` has a ready replica or the cold-start timeout passes.
@@ -287,12 +293,13 @@ async fn try_deployment(
     stream: bool,
     prefix: Option<u64>,
 ) -> Option<Upstream> {
-    let mut tried: Vec<i64> = Vec::new();
+    // Replicas that refused the connection (down); other failures (a kept-alive connection the
+    // replica had closed, a reply cut off) may succeed on a retry, even on the same replica.
+    let mut refused: Vec<i64> = Vec::new();
     let mut busy: Option<Upstream> = None;
-    while tried.len() < MAX_TRIES.min(d.replicas.len()) {
-        let replica = pick(d, prefix, &tried, now_ms())?;
-        tried.push(replica.task_id);
-        if tried.len() > 1 {
+    for attempt in 0..MAX_TRIES {
+        let Some(replica) = pick(d, prefix, &refused, now_ms()) else { break };
+        if attempt > 0 {
             gw.metrics.retries.inc();
         }
         meter.serve_on(d.clone(), replica.clone());
@@ -306,8 +313,11 @@ async fn try_deployment(
         let response = match sent {
             Ok(r) => r,
             Err(e) => {
-                tracing::warn!(replica = %replica.endpoint, error = %e, "replica failed before answering; trying another");
-                Catalog::mark_down(&replica, now_ms());
+                tracing::warn!(replica = %replica.endpoint, error = %e, "replica failed before answering; trying again");
+                if e.is_connect() {
+                    refused.push(replica.task_id);
+                    Catalog::mark_down(&replica, now_ms());
+                }
                 meter.release_replica();
                 continue;
             }
@@ -321,12 +331,12 @@ async fn try_deployment(
             // A full replica: another may have room.
             Ok(bytes) if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS => {
                 meter.release_replica();
+                refused.push(replica.task_id);
                 busy = Some(Upstream::Whole { status, content_type, body: bytes });
             }
             Ok(bytes) => return Some(Upstream::Whole { status, content_type, body: bytes }),
             Err(e) => {
-                tracing::warn!(replica = %replica.endpoint, error = %e, "replica broke off before the answer was complete; trying another");
-                Catalog::mark_down(&replica, now_ms());
+                tracing::warn!(replica = %replica.endpoint, error = %e, "replica broke off before the answer was complete; trying again");
                 meter.release_replica();
             }
         }

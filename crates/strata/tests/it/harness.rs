@@ -70,6 +70,28 @@ pub fn spawn_env(args: &[&str], log: &Path, env: &[(String, String)]) -> Proc {
     Proc { child }
 }
 
+/// Kills every process whose working directory is under `dir`: the tasks (model servers, jobs)
+/// that agents started there. An agent killed with SIGKILL leaves its tasks running on purpose
+/// (a restarted agent stops them); a test that ends must not leave them behind.
+pub fn kill_tasks_under(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir)) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// Calls [`kill_tasks_under`] for its directory when dropped, for tests that run `strata up`.
+pub struct KillTasksOnDrop(pub PathBuf);
+
+impl Drop for KillTasksOnDrop {
+    fn drop(&mut self) {
+        kill_tasks_under(&self.0);
+    }
+}
+
 /// Polls `f` until it returns `Some` or `timeout` passes.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
 where
@@ -98,6 +120,14 @@ pub struct Cluster {
     agent_args: Vec<Vec<String>>,
     /// Environment of every process the cluster starts; points them at the user's model cache.
     pub env: Vec<(String, String)>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.agents.clear();
+        self.server = None;
+        kill_tasks_under(self.dir.path());
+    }
 }
 
 impl Cluster {

@@ -3,7 +3,7 @@
 //! streaming, completions, embeddings, models, every error type, the rate limit — then usage
 //! and cost from the CLI, and a revoked key refused within a second.
 
-use crate::harness::{smollm2_available, spawn_env, user_models_dir, wait_for};
+use crate::harness::{smollm2_available, spawn_env, user_models_dir, wait_for, KillTasksOnDrop};
 use crate::journey::{cli, free_port, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ async fn the_openai_client_needs_nothing_but_base_url_and_key() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
+    let _tasks = KillTasksOnDrop(tmp.path().to_path_buf());
     let dir = tmp.path().join("data");
     let port = free_port();
     let env = [("STRATA_MODELS".to_string(), user_models_dir().display().to_string())];
