@@ -5,7 +5,8 @@ import { h, s, fill } from './dom.js';
 
 export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
-const W = 640;
+/** Drawn at the container's own width, so text keeps its size on a phone. */
+const widthOf = (el) => Math.max(300, Math.round(el.clientWidth || 640));
 const PAD = { left: 56, right: 16, top: 10, bottom: 22 };
 
 /**
@@ -38,7 +39,7 @@ function timeLabel(t, span) {
   return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false });
 }
 
-function frame(height, yMax, from, to, yFormat, integer) {
+function frame(W, height, yMax, from, to, yFormat, integer) {
   const x = (t) => PAD.left + ((t - from) / Math.max(1, to - from)) * (W - PAD.left - PAD.right);
   const y = (v) => height - PAD.bottom - (v / yMax) * (height - PAD.top - PAD.bottom);
   const parts = [];
@@ -47,7 +48,7 @@ function frame(height, yMax, from, to, yFormat, integer) {
     parts.push(s('line', { class: 'grid', x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v) }));
     parts.push(s('text', { x: PAD.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, yFormat(v)));
   }
-  for (const t of timeTicks(from, to)) {
+  for (const t of timeTicks(from, to, Math.max(2, Math.floor(W / 110)))) {
     // Labels at the edges are anchored inward so they are not cut off.
     const anchor = x(t) > W - PAD.right - 24 ? 'end' : x(t) < PAD.left + 24 ? 'start' : 'middle';
     parts.push(s('text', { x: x(t), y: height - 6, 'text-anchor': anchor }, timeLabel(t, to - from)));
@@ -71,7 +72,8 @@ function legend(entries) {
 export function lineChart(el, { series, from, to, height = 180, yMax = 0, yFormat = String, step = true, integer = false, title }) {
   const max = Math.max(yMax, ...series.flatMap((se) => se.points.map((p) => p[1])), 1);
   const top = niceTicks(max, 4, integer).at(-1);
-  const { x, y, parts } = frame(height, top, from, to, yFormat, integer);
+  const W = widthOf(el);
+  const { x, y, parts } = frame(W, height, top, from, to, yFormat, integer);
   series.forEach((se, i) => {
     const color = se.color ?? PALETTE[i % PALETTE.length];
     const pts = se.points.filter(([t]) => t >= from && t <= to);
@@ -96,7 +98,8 @@ export function lineChart(el, { series, from, to, height = 180, yMax = 0, yForma
 export function columnChart(el, { buckets, from, to, bucketMs, height = 180, yFormat = String, color = PALETTE[0], integer = false, title }) {
   const max = Math.max(...buckets.map((b) => b.value), 0) || 1;
   const top = niceTicks(max, 4, integer).at(-1);
-  const { x, y, parts } = frame(height, top, from, to, yFormat, integer);
+  const W = widthOf(el);
+  const { x, y, parts } = frame(W, height, top, from, to, yFormat, integer);
   const width = Math.max(1, x(from + bucketMs) - x(from) - 1);
   for (const b of buckets) {
     if (b.t + bucketMs < from || b.t > to) continue;

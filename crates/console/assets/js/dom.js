@@ -55,8 +55,8 @@ export const fmt = {
     if (Math.abs(v) < 0.01) return `$${v.toPrecision(3)}`;
     return `$${v.toFixed(2)}`;
   },
-  /** Dollars for an axis: two significant digits at most, no trailing zeros. */
-  usdShort: (v) => `$${Number(v.toPrecision(2))}`,
+  /** Dollars for an axis: two significant digits, in micro-dollars below a tenth of a cent. */
+  usdShort: (v) => (v && Math.abs(v) < 0.001 ? `${Number((v * 1e6).toPrecision(2))} µ$` : `$${Number(v.toPrecision(2))}`),
   ms: (v) => (v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`),
   duration(ms) {
     const s = Math.round(ms / 1000);

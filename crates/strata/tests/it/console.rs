@@ -118,9 +118,28 @@ async fn the_model_registry_is_listed_with_memory_estimates_per_chip() {
     assert_eq!(tenant.get::<ModelList>("/models").await.unwrap(), list);
 }
 
+fn node_available() -> bool {
+    Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// The console's pure JavaScript (SSE parsing, CSV, scales, formatting) under `node --test`.
+#[test]
+fn console_javascript_units() {
+    if !node_available() {
+        eprintln!("console_javascript_units skipped: node is not on PATH (apt-get install nodejs)");
+        return;
+    }
+    let out = Command::new("node")
+        .args(["--test", "units.test.mjs"])
+        .current_dir(workspace().join("crates/console/e2e"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
 /// Why the browser journey cannot run here, if it cannot.
 fn journey_missing(e2e: &Path, chromium: &Path) -> Option<String> {
-    if Command::new("node").arg("--version").output().map_or(true, |o| !o.status.success()) {
+    if !node_available() {
         return Some("node is not on PATH (apt-get install nodejs npm)".into());
     }
     if !chromium.exists() {

@@ -57,13 +57,15 @@ function queues(active, tenants) {
     const g = q.quota.gpu_milli;
     return g == null ? 'no GPU limit' : `${fmt.gpus(g)} GPUs`;
   };
-  return table([
+  const columns = [
     { label: 'Tenant', cell: (q) => q.name },
     { label: 'Pending', num: true, cell: (q) => fmt.int(q.pending) },
     { label: 'Running', num: true, cell: (q) => fmt.int(q.running) },
     { label: 'GPUs held', num: true, cell: (q) => fmt.gpus(q.gpu) },
-    { label: 'GPU quota', cell: quota },
-  ], rows, { empty: 'No tenant has pending or running jobs.', id: 'queue-table' });
+  ];
+  // Quotas come from /api/v1/tenants, which only the admin may read.
+  if (rows.some((q) => q.quota)) columns.push({ label: 'GPU quota', cell: quota });
+  return table(columns, rows, { empty: 'No tenant has pending or running jobs.', id: 'queue-table' });
 }
 
 function submitForm(who, refresh) {
