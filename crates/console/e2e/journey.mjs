@@ -174,8 +174,11 @@ try {
       const card = page.locator('article[data-deployment="smollm2"]');
       await card.waitFor();
       await card.locator('.badge', { hasText: '1 / 1 ready' }).waitFor({ timeout: 120_000 });
-      assert(await card.locator('form.scale input[name=replicas]').isVisible(), 'scale controls');
       assert((await card.textContent()).includes('127.0.0.1:'), 'where the replica runs');
+      // Scale controls: raise the autoscaler's ceiling without starting a replica.
+      await card.locator('form.scale input[name=max_replicas]').fill('2');
+      await card.locator('form.scale button[type=submit]').click();
+      await card.locator('dd', { hasText: '1..2 replicas' }).waitFor();
     }
     await screenshot(page, 'models');
   });

@@ -36,6 +36,12 @@ async fn the_console_is_served_beside_the_api() {
     assert!(api.text().await.unwrap().contains("openapi.json"));
     let models = http.get(format!("{}/v1/models", c.url)).send().await.unwrap();
     assert_eq!(models.status(), 401);
+    // What it added to the API is documented like the rest.
+    let spec: serde_json::Value =
+        http.get(format!("{}/api/v1/openapi.json", c.url)).send().await.unwrap().json().await.unwrap();
+    for path in ["/api/v1/fleet/history", "/api/v1/models"] {
+        assert!(spec["paths"].get(path).is_some(), "OpenAPI lacks {path}");
+    }
 }
 
 async fn history(client: &Client, since: Option<i64>) -> FleetHistory {
