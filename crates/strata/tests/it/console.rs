@@ -212,7 +212,17 @@ async fn console_journey_in_headless_chromium() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    // Ctrl-C rather than SIGKILL, so the agent stops the model replica it started.
+    // An agent that stops leaves its tasks to its next start, so stop the work first: the
+    // deployment's replica is a model server that would outlive the test.
+    let client = Client::new(&format!("http://127.0.0.1:{port}"), admin.trim());
+    let _ = client.delete_deployment("smollm2").await;
+    let running = strata_api::jobs::JobQuery { state: Some("running".into()), ..Default::default() };
+    for _ in 0..200 {
+        if client.jobs(&running).await.is_ok_and(|l| l.jobs.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     nix_kill(up.pid(), "INT");
     let stopped = Instant::now();
     while up.child.try_wait().unwrap().is_none() && stopped.elapsed() < Duration::from_secs(20) {
