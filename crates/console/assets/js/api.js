@@ -82,10 +82,3 @@ export function qs(params) {
   const s = p.toString();
   return s ? `?${s}` : '';
 }
-
-/** Tenants the caller may pick from: all of them for the admin, its own for a tenant key. */
-export async function tenantNames(who) {
-  if (!who.admin) return [who.tenant];
-  const { tenants } = await get('/api/v1/tenants');
-  return tenants.map((t) => t.name);
-}
