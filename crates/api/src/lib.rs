@@ -8,8 +8,10 @@
 pub mod agent;
 pub mod deployments;
 pub mod error;
+pub mod fleet;
 pub mod jobs;
 pub mod keys;
+pub mod models;
 pub mod nodes;
 pub mod tenants;
 pub mod usage;

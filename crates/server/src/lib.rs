@@ -14,6 +14,7 @@ mod control;
 mod deploy;
 mod error;
 mod fleet;
+mod history;
 mod metrics;
 mod routes;
 mod state;
@@ -96,6 +97,7 @@ impl Server {
             deploy_wake: Arc::new(tokio::sync::Notify::new()),
             models_dir: strata_models::models_dir(&config.data_dir),
             extra_metrics: None,
+            history: Arc::new(std::sync::Mutex::new(history::History::from_env())),
         };
         Ok(Server { listener, state, writer, new_secrets, extra: None })
     }
@@ -131,6 +133,7 @@ impl Server {
     pub async fn run(self, stop: CancellationToken) -> anyhow::Result<()> {
         let control = tokio::spawn(control::run(self.state.clone(), stop.clone()));
         let reconciler = tokio::spawn(deploy::run(self.state.clone(), stop.clone()));
+        let sampler = tokio::spawn(history::run(self.state.clone(), stop.clone()));
         let mut app = routes::router(self.state.clone());
         if let Some(extra) = self.extra {
             app = app.merge(extra);
@@ -143,6 +146,7 @@ impl Server {
         stop.cancel();
         control.await.ok();
         reconciler.await.ok();
+        sampler.await.ok();
         let store = self.state.store.clone();
         drop(self.state);
         self.writer.await.ok();

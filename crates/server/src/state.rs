@@ -46,6 +46,8 @@ pub struct AppState {
     pub models_dir: std::path::PathBuf,
     /// Metrics of services sharing this port (the gateway), appended to `/metrics`.
     pub extra_metrics: Option<ExtraMetrics>,
+    /// The fleet's recent samples, for the console's charts.
+    pub history: Arc<std::sync::Mutex<crate::history::History>>,
 }
 
 /// Renders more OpenMetrics text, without `# EOF`.

@@ -137,6 +137,24 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get::<String, _>("state")?, r.try_get::<i64, _>("n")?))).collect()
     }
 
+    /// Pending and running jobs per tenant, for the fleet history's queue chart.
+    pub async fn active_job_counts_by_tenant(&self) -> Result<Vec<(TenantId, u32, u32)>> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, \
+                    CAST(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) AS BIGINT) AS pending, \
+                    CAST(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS BIGINT) AS running \
+             FROM jobs WHERE state IN ('pending', 'running') GROUP BY tenant_id ORDER BY tenant_id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let n = |c: &str| r.try_get::<i64, _>(c).map(|v| v.max(0) as u32);
+                Ok((TenantId(r.try_get("tenant_id")?), n("pending")?, n("running")?))
+            })
+            .collect()
+    }
+
     pub async fn events(&self, job: JobId) -> Result<Vec<EventRow>> {
         let rows = sqlx::query("SELECT at_ms, kind, message FROM job_events WHERE job_id = $1 ORDER BY id")
             .bind(job.0)

@@ -18,6 +18,8 @@ use strata_store::{DeploymentRow, StoreError};
 const MAX_REPLICAS: u32 = 1024;
 /// Memory a model server needs beside weights and KV cache (runtime, buffers), MiB.
 const SERVER_OVERHEAD_MIB: u64 = 256;
+/// KV-cache tokens a replica gets unless the deployment says otherwise.
+pub(crate) const DEFAULT_CONTEXT: u32 = 4096;
 
 pub fn valid_deployment_name(name: &str) -> bool {
     !name.is_empty()
@@ -39,7 +41,21 @@ fn memory_estimate_mib(state: &AppState, model: &str, context: u32) -> Option<u6
         Some(entry) => (entry.file_bytes, entry.info.kv_bytes_per_token),
         None => (strata_models::catalog::find(model)?.bytes, 64 * 1024),
     };
-    Some((file_bytes + kv_per_token * u64::from(context)).div_ceil(1 << 20) + SERVER_OVERHEAD_MIB)
+    Some(estimate_mib(file_bytes, kv_per_token, u64::from(context)))
+}
+
+/// MiB for one replica holding `context` tokens of KV cache.
+pub(crate) fn estimate_mib(file_bytes: u64, kv_per_token: u64, context: u64) -> u64 {
+    (file_bytes + kv_per_token * context).div_ceil(1 << 20) + SERVER_OVERHEAD_MIB
+}
+
+/// The longest context one replica can hold in `memory_mib` (0 when the weights do not fit).
+pub(crate) fn max_context(file_bytes: u64, kv_per_token: u64, memory_mib: u64) -> u64 {
+    let room = memory_mib.saturating_sub(SERVER_OVERHEAD_MIB).saturating_mul(1 << 20).saturating_sub(file_bytes);
+    if room == 0 {
+        return 0;
+    }
+    room.checked_div(kv_per_token).unwrap_or(u64::MAX)
 }
 
 fn spec_of(state: &AppState, req: &CreateDeployment) -> AppResult<(String, DeploymentSpec, u32)> {
@@ -76,7 +92,7 @@ fn spec_of(state: &AppState, req: &CreateDeployment) -> AppResult<(String, Deplo
         return Err(invalid("backend", format!("backend {backend:?} is not one of {}", BACKENDS.join(", "))));
     }
     let threads = req.threads.unwrap_or(1);
-    let context = req.context.unwrap_or(4096);
+    let context = req.context.unwrap_or(DEFAULT_CONTEXT);
     let slots = req.slots.unwrap_or(8);
     if !(1..=256).contains(&threads) {
         return Err(invalid("threads", "threads must be 1..256"));

@@ -51,28 +51,16 @@ pub async fn metrics(State(state): State<AppState>) -> AppResult<impl IntoRespon
     let nodes = state.store.nodes().await?;
     let held = state.store.held_by_node().await?;
     let mut by_state: BTreeMap<String, i64> = BTreeMap::new();
-    let mut gpus: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for n in &nodes {
         let label = if n.cordoned { "cordoned".to_string() } else { n.state.clone() };
         *by_state.entry(label).or_default() += 1;
-        for a in &n.inventory.accelerators {
-            gpus.entry(a.model.clone()).or_default().0 += 1;
-        }
-    }
-    for n in &nodes {
-        let Some(h) = held.get(&n.id) else { continue };
-        for (index, milli) in &h.gpu {
-            if let Some(a) = n.inventory.accelerators.iter().find(|a| a.index == *index) {
-                gpus.entry(a.model.clone()).or_default().1 += i64::from(*milli);
-            }
-        }
     }
     for (s, n) in by_state {
         m.nodes.get_or_create(&StateLabel { state: s }).set(n);
     }
-    for (model, (total, allocated)) in gpus {
-        m.gpus_total.get_or_create(&ModelLabel { model: model.clone() }).set(total);
-        m.gpu_milli_allocated.get_or_create(&ModelLabel { model }).set(allocated);
+    for (model, (total, allocated)) in crate::history::gpus_by_model(&nodes, &held) {
+        m.gpus_total.get_or_create(&ModelLabel { model: model.clone() }).set(i64::from(total));
+        m.gpu_milli_allocated.get_or_create(&ModelLabel { model }).set(allocated as i64);
     }
     let mut text = m.render();
     if let Some(extra) = &state.extra_metrics {

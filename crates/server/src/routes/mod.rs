@@ -2,9 +2,11 @@
 
 mod agent;
 mod deployments;
+mod fleet;
 mod jobs;
 mod keys;
 mod meta;
+mod models;
 mod nodes;
 mod tenants;
 mod usage;
@@ -19,14 +21,14 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Strata control plane", description = "Nodes, jobs, tenants, keys, deployments, usage and the agent protocol of Strata, the open-source AI cloud. The OpenAI-compatible gateway is under /v1."),
+    info(title = "Strata control plane", description = "Nodes, fleet history, jobs, tenants, keys, models, deployments, usage and the agent protocol of Strata, the open-source AI cloud. The OpenAI-compatible gateway is under /v1."),
     paths(
         jobs::submit, jobs::list, jobs::show, jobs::cancel, jobs::events, jobs::logs,
-        nodes::list, nodes::show, nodes::cordon, nodes::uncordon, nodes::drain,
+        nodes::list, nodes::show, nodes::cordon, nodes::uncordon, nodes::drain, fleet::history,
         tenants::create, tenants::list, tenants::set_quota, tenants::set_limits, tenants::whoami,
         keys::create, keys::list, keys::revoke,
         deployments::create, deployments::list, deployments::show, deployments::scale, deployments::delete,
-        usage::report,
+        usage::report, models::list,
         agent::register, agent::heartbeat, agent::upload_logs,
         meta::healthz,
     ),
@@ -58,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/nodes/{node}/cordon", post(nodes::cordon))
         .route("/nodes/{node}/uncordon", post(nodes::uncordon))
         .route("/nodes/{node}/drain", post(nodes::drain))
+        .route("/fleet/history", get(fleet::history))
+        .route("/models", get(models::list))
         .route("/tenants", post(tenants::create).get(tenants::list))
         .route("/tenants/{name}/quota", put(tenants::set_quota))
         .route("/tenants/{name}/limits", put(tenants::set_limits))

@@ -44,7 +44,8 @@ fn emulation(spec: &Option<String>) -> anyhow::Result<Option<EmulationSpec>> {
     spec.as_deref().map(|s| s.parse::<EmulationSpec>().map_err(|e| anyhow!("--emulate: {e}"))).transpose()
 }
 
-/// Binds the control plane and mounts the gateway on the same port; records the URL.
+/// Binds the control plane and mounts the gateway and the web console on the same port;
+/// records the URL.
 async fn bind_server(
     dir: &Path,
     listen: SocketAddr,
@@ -68,6 +69,7 @@ async fn bind_server(
     }
     let (gw, routes) = Gateway::start(server.store(), gateway, stop.clone()).await.context("starting the gateway")?;
     server.mount(routes);
+    server.mount(strata_console::router());
     server.mount_metrics(Box::new(move || gw.render_metrics()));
     std::fs::write(dir.join(SERVER_URL_FILE), &url)
         .with_context(|| format!("recording the URL in {}", dir.display()))?;
@@ -152,6 +154,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         ensure_default_model(&dir, &url, &admin_token).await;
     }
     println!("Strata is up.");
+    println!("  console       {url}{}   (sign in with the admin token or a tenant key)", strata_console::PATH);
     println!("  gateway       {url}/v1   (OpenAI-compatible; model \"{DEFAULT_MODEL}\"; key: the admin token or `strata key create`)");
     println!("  API           {url}/api/v1   (OpenAPI: {url}/api/v1/openapi.json)");
     println!("  metrics       {url}/metrics");
@@ -180,7 +183,7 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
         println!("join token   {join}");
         println!("(shown once; also saved in {})", dir.display());
     }
-    tracing::info!(%url, database = %strata_server::redact(&database_url), "control plane and gateway listening");
+    tracing::info!(%url, console = %format!("{url}{}", strata_console::PATH), database = %strata_server::redact(&database_url), "control plane, gateway and console listening");
     server.run(stop).await
 }
 

@@ -1,7 +1,7 @@
 //! The main user journey through the CLI: `strata up`, see the fleet, submit, follow the logs,
 //! create a tenant, stop with Ctrl-C, start again on the same data directory.
 
-use crate::harness::{spawn, wait_for, BIN};
+use crate::harness::{spawn_env, wait_for, BIN};
 use std::process::Command;
 use std::time::Duration;
 
@@ -31,23 +31,24 @@ pub(crate) fn free_port() -> u16 {
 }
 
 async fn up(dir: &std::path::Path, port: u16) -> crate::harness::Proc {
+    // The model is the openai journey's business (openai_client.rs); this one is about jobs.
+    up_with(dir, port, &["--no-model"], &[]).await
+}
+
+/// `strata up` on `port` with four emulated H100s, once its node is ready; its log is beside `dir`.
+pub(crate) async fn up_with(
+    dir: &std::path::Path,
+    port: u16,
+    extra: &[&str],
+    env: &[(String, String)],
+) -> crate::harness::Proc {
     let log = dir.with_extension(format!("{port}.log"));
-    let p = spawn(
-        // The model is the openai journey's business (openai_client.rs); this one is about jobs.
-        &[
-            "up",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--port",
-            &port.to_string(),
-            "--emulate",
-            "4xH100-80GB",
-            "--no-model",
-        ],
-        &log,
-    );
+    let port = port.to_string();
+    let mut args = vec!["up", "--data-dir", dir.to_str().unwrap(), "--port", &port, "--emulate", "4xH100-80GB"];
+    args.extend(extra);
+    let p = spawn_env(&args, &log, env);
     let d = dir.to_path_buf();
-    wait_for("strata up to have a ready node", Duration::from_secs(30), || {
+    wait_for("strata up to have a ready node", Duration::from_secs(60), || {
         let d = d.clone();
         async move {
             let (ok, out, _) = cli(&d, &["node", "ls", "-o", "json"]);
@@ -124,7 +125,7 @@ async fn up_submit_follow_logs_and_resume() {
     assert!(tenants["tenants"].as_array().unwrap().iter().any(|t| t["name"] == "team-x"));
 }
 
-fn nix_kill(pid: i32, signal: &str) {
+pub(crate) fn nix_kill(pid: i32, signal: &str) {
     let ok = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap().success();
     assert!(ok, "kill -{signal} {pid}");
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod console;
 mod durability;
 mod gateway;
 mod gguf_tokenizer;
