@@ -102,6 +102,8 @@ pub struct Engine<B: Backend> {
     next_id: SeqId,
     prefixes: PrefixCache,
     reused_tokens: u64,
+    /// Most tokens retained prefixes may hold.
+    prefix_cap: usize,
 }
 
 impl<B: Backend> Engine<B> {
@@ -116,7 +118,13 @@ impl<B: Backend> Engine<B> {
             next_id: 1,
             prefixes: PrefixCache::default(),
             reused_tokens: 0,
+            prefix_cap: default_prefix_cap(config.kv_budget_tokens),
         }
+    }
+
+    /// Changes how many tokens retained prefixes may hold (0 turns prefix reuse off).
+    pub fn set_prefix_cache_tokens(&mut self, tokens: usize) {
+        self.prefix_cap = tokens;
     }
 
     pub fn backend(&self) -> &B {
@@ -335,9 +343,12 @@ impl<B: Backend> Engine<B> {
         self.batcher.finish(seq);
         if let Some(a) = self.active.remove(&seq) {
             if let Some(slot) = a.slot {
-                if retain && cached > 0 {
-                    self.prefixes.insert(slot, a.tokens[..cached.min(a.tokens.len())].to_vec());
+                let freed = if retain {
+                    self.prefixes.insert(slot, a.tokens[..cached.min(a.tokens.len())].to_vec(), self.prefix_cap)
                 } else {
+                    vec![slot]
+                };
+                for slot in freed {
                     self.backend.release(slot);
                     self.free_slots.push(slot);
                 }
@@ -345,6 +356,12 @@ impl<B: Backend> Engine<B> {
         }
         self.batcher.set_retained(self.prefixes.tokens());
     }
+}
+
+/// A prefix cache of an eighth of the KV cache, at most 2,048 tokens: enough for a few system
+/// prompts and recent turns, small enough that decoding over the occupied cells stays fast.
+pub fn default_prefix_cap(kv_budget_tokens: usize) -> usize {
+    (kv_budget_tokens / 8).min(2048)
 }
 
 /// The longest valid UTF-8 prefix of `bytes`, removed from it; invalid bytes that cannot start a

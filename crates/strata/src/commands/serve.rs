@@ -45,7 +45,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         model = %model.name, arch = %info.architecture, quant = %info.quantization,
         parameters = loaded.parameters, threads, context = args.context, slots = args.slots, "model loaded"
     );
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         backend,
         BatcherConfig {
             kv_budget_tokens: args.context as usize,
@@ -54,6 +54,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             step_token_budget: args.step_tokens as usize,
         },
     );
+    if let Some(tokens) = args.prefix_cache_tokens {
+        engine.set_prefix_cache_tokens(tokens);
+    }
     let config = ServeConfig {
         listen: SocketAddr::new(args.host, args.port),
         model: model.name.clone(),
