@@ -31,7 +31,7 @@ pub enum LlamaError {
     Load { path: String, message: String },
     #[error("cannot create a llama.cpp context: {0}")]
     Context(String),
-    #[error("the model has no chat template; use /v1/completions with a prompt in the model's own format")]
+    #[error("the model has no chat template; use /v1/completions with a prompt in the model's own format, or serve it with --chat-template (chatml, gemma or a Jinja file)")]
     NoChatTemplate,
     #[error("cannot apply the chat template: {0}")]
     Template(String),

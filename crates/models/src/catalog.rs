@@ -45,7 +45,7 @@ pub const SOURCES: &[Source] = &[
         ],
         file: "gemma-3-270m-q4_k_m.gguf",
         sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-        bytes: 253_000_000,
+        bytes: 253_113_024,
         terms: Some("Gemma terms of use: https://ai.google.dev/gemma/terms"),
     },
 ];

@@ -11,10 +11,12 @@ pub mod gguf;
 pub mod info;
 pub mod pull;
 pub mod registry;
+pub mod template;
 
 pub use gguf::{read_header, GgufError, GgufHeader};
 pub use info::{InfoError, ModelInfo};
 pub use registry::{ModelEntry, Registry, RegistryError};
+pub use template::{ChatTemplate, TemplateError};
 
 use std::path::{Path, PathBuf};
 

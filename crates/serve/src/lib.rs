@@ -28,6 +28,8 @@ pub struct ServeConfig {
     pub job_queue: usize,
     /// `max_tokens` when a chat request gives none (bounded by the context).
     pub default_max_tokens: usize,
+    /// How chats become prompts; `None` leaves it to the backend (llama.cpp's renderer).
+    pub chat_template: Option<strata_models::ChatTemplate>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,10 +52,11 @@ pub fn start<B: Backend + Send + 'static>(
     metrics.kv_capacity.set(engine.config().kv_budget_tokens as i64);
     let (tx, rx) = std::sync::mpsc::sync_channel(config.job_queue);
     let thread_metrics = metrics.clone();
-    let default_max_tokens = config.default_max_tokens;
+    let settings =
+        worker::Settings { default_max_tokens: config.default_max_tokens, chat_template: config.chat_template.clone() };
     let handle = std::thread::Builder::new()
         .name("strata-engine".into())
-        .spawn(move || worker::run(engine, rx, thread_metrics, default_max_tokens))
+        .spawn(move || worker::run(engine, rx, thread_metrics, settings))
         .map_err(ServeError::Thread)?;
     Ok((AppState::new(tx, metrics, &config.model), handle))
 }

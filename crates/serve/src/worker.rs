@@ -54,7 +54,13 @@ struct Client {
 }
 
 /// Runs until every job sender is dropped and the engine has finished its work.
-pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Work>, metrics: Arc<Metrics>, default_max_tokens: usize) {
+/// How the thread turns requests into engine work.
+pub struct Settings {
+    pub default_max_tokens: usize,
+    pub chat_template: Option<strata_models::ChatTemplate>,
+}
+
+pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Work>, metrics: Arc<Metrics>, settings: Settings) {
     let mut clients: HashMap<SeqId, Client> = HashMap::new();
     let mut senders_gone = false;
     loop {
@@ -64,13 +70,13 @@ pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Work>, metrics: Arc
             }
             // Nothing to do: sleep until a job arrives rather than spin.
             match jobs.recv() {
-                Ok(work) => take(&mut engine, &mut clients, &metrics, work, default_max_tokens),
+                Ok(work) => take(&mut engine, &mut clients, &metrics, work, &settings),
                 Err(_) => return,
             }
         }
         loop {
             match jobs.try_recv() {
-                Ok(work) => take(&mut engine, &mut clients, &metrics, work, default_max_tokens),
+                Ok(work) => take(&mut engine, &mut clients, &metrics, work, &settings),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     senders_gone = true;
@@ -111,10 +117,10 @@ fn take<B: Backend>(
     clients: &mut HashMap<SeqId, Client>,
     metrics: &Metrics,
     work: Work,
-    default_max_tokens: usize,
+    settings: &Settings,
 ) {
     match work {
-        Work::Generate(job) => admit(engine, clients, metrics, job, default_max_tokens),
+        Work::Generate(job) => admit(engine, clients, metrics, job, settings),
         Work::Embed(job) => {
             let result = engine.embed(&job.inputs).map_err(|e| ApiError::Internal(e.to_string()));
             if let Ok(e) = &result {
@@ -130,9 +136,9 @@ fn admit<B: Backend>(
     clients: &mut HashMap<SeqId, Client>,
     metrics: &Metrics,
     job: Job,
-    default_max_tokens: usize,
+    settings: &Settings,
 ) {
-    match prepare(engine, &job, default_max_tokens).and_then(|request| {
+    match prepare(engine, &job, settings).and_then(|request| {
         let prompt_tokens = request.prompt.len();
         engine.submit(request).map(|id| (id, prompt_tokens)).map_err(|e| match e {
             SubmitError::QueueFull { .. } => ApiError::Overloaded(e.to_string()),
@@ -151,13 +157,23 @@ fn admit<B: Backend>(
 }
 
 /// Renders and tokenizes the prompt and settles `max_tokens` against the cache.
-fn prepare<B: Backend>(engine: &Engine<B>, job: &Job, default_max_tokens: usize) -> Result<Request, ApiError> {
+fn prepare<B: Backend>(engine: &Engine<B>, job: &Job, settings: &Settings) -> Result<Request, ApiError> {
+    let default_max_tokens = settings.default_max_tokens;
     let (text, param) = match &job.prompt {
         Prompt::Text(t) => (t.clone(), "prompt"),
-        Prompt::Chat(messages) => (
-            engine.backend().chat_prompt(messages).map_err(|e| ApiError::invalid("messages", e.to_string()))?,
-            "messages",
-        ),
+        Prompt::Chat(messages) => {
+            let rendered = match &settings.chat_template {
+                Some(t) => {
+                    let m: Vec<strata_models::template::Message<'_>> = messages
+                        .iter()
+                        .map(|m| strata_models::template::Message { role: &m.role, content: &m.content })
+                        .collect();
+                    t.render(&m, true).map_err(|e| e.to_string())
+                }
+                None => engine.backend().chat_prompt(messages).map_err(|e| e.to_string()),
+            };
+            (rendered.map_err(|e| ApiError::invalid("messages", e))?, "messages")
+        }
     };
     let prompt = engine.backend().tokenize(&text).map_err(|e| ApiError::Internal(e.to_string()))?;
     let budget = engine.config().kv_budget_tokens;

@@ -97,6 +97,7 @@ fn state(slow: bool) -> AppState {
         model: "fake".into(),
         job_queue: 8,
         default_max_tokens: 32,
+        chat_template: None,
     };
     start(engine, &config).unwrap().0
 }

@@ -139,6 +139,10 @@ pub struct ServeArgs {
     /// Tokens per forward pass (decodes plus prefill chunks).
     #[arg(long, default_value_t = 256)]
     pub step_tokens: u32,
+    /// How chats become prompts: `chatml`, `gemma`, or a Jinja file (default: the template in the
+    /// model file; a model without one serves /v1/completions only).
+    #[arg(long)]
+    pub chat_template: Option<String>,
     /// Tokens of finished requests' caches kept for prompts that start alike (default: an eighth
     /// of --context, at most 2048; 0 turns prefix reuse off).
     #[arg(long)]

@@ -57,11 +57,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(tokens) = args.prefix_cache_tokens {
         engine.set_prefix_cache_tokens(tokens);
     }
+    let chat_template = chat_template(&model.path, args.chat_template.as_deref())?;
     let config = ServeConfig {
         listen: SocketAddr::new(args.host, args.port),
         model: model.name.clone(),
         job_queue: MAX_WAITING,
         default_max_tokens: DEFAULT_MAX_TOKENS,
+        chat_template,
     };
     let (state, engine_thread) = strata_serve::start(engine, &config)?;
     let stop = CancellationToken::new();
@@ -71,4 +73,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The router (and with it the job sender) is gone: the engine thread ends after its work.
     tokio::task::spawn_blocking(move || engine_thread.join()).await?.ok();
     Ok(())
+}
+
+/// The chat template: the one named on the command line, else the model file's own.
+fn chat_template(path: &std::path::Path, named: Option<&str>) -> anyhow::Result<Option<strata_models::ChatTemplate>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let header = strata_models::read_header(std::io::BufReader::new(file))?;
+    match named {
+        Some(name) => {
+            let (bos, eos) = strata_models::template::special_tokens(&header);
+            Ok(Some(strata_models::ChatTemplate::named(name, &bos, &eos)?))
+        }
+        None => Ok(strata_models::template::from_header(&header)),
+    }
 }

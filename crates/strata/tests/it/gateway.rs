@@ -15,7 +15,8 @@ use strata_api::usage::UsageQuery;
 
 fn chat_body(model: &str, max_tokens: u64) -> Value {
     json!({"model": model, "max_tokens": max_tokens, "temperature": 0,
-           "messages": [{"role": "user", "content": "What is the capital of France?"}]})
+           "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                        {"role": "user", "content": "What is the capital of France?"}]})
 }
 
 async fn post(

@@ -18,7 +18,7 @@ assert model in models, models
 seen["models"] = models
 
 chat = client.chat.completions.create(
-    model=model, messages=[{"role": "user", "content": "What is the capital of France?"}], max_tokens=24, temperature=0
+    model=model, messages=[{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "What is the capital of France?"}], max_tokens=24, temperature=0
 )
 assert "Paris" in chat.choices[0].message.content, chat
 assert chat.usage.completion_tokens > 0
