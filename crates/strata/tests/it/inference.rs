@@ -94,19 +94,31 @@ async fn smollm2_serves_chat_streams_and_cancels() {
     let last: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
     assert_eq!(last["choices"][0]["finish_reason"], "length");
 
-    // Four concurrent streams all complete.
-    let streams = (0..4).map(|i| {
+    // Sixteen concurrent streams on four slots, together asking for more KV cache than the 2,048
+    // tokens there are: the surplus waits its turn instead of failing, and all complete.
+    let streams = (0..16).map(|i| {
         let http = http.clone();
         let url = url.clone();
         async move {
-            let body = json!({ "model": "smollm2", "stream": true, "max_tokens": 12, "seed": i,
+            let body = json!({ "model": "smollm2", "stream": true, "max_tokens": 80, "seed": i,
                                "messages": [{ "role": "user", "content": format!("Count to {}", i + 3) }] });
-            stream_data(http.post(format!("{url}/v1/chat/completions")).json(&body).send().await.unwrap()).await
+            let response = http.post(format!("{url}/v1/chat/completions")).json(&body).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            stream_data(response).await
         }
     });
     for data in join_all(streams).await {
         assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
         assert!(data.iter().any(|d| d.contains("\"finish_reason\":\"")), "{data:?}");
+    }
+    // Every sequence left and returned its reservation (finished caches may stay, retained).
+    for (name, want) in [
+        ("strata_infer_running_sequences", 0.0),
+        ("strata_infer_waiting_sequences", 0.0),
+        ("strata_infer_kv_used_tokens", 0.0),
+        ("strata_infer_kv_reserved_tokens", 0.0),
+    ] {
+        assert_eq!(metric(&http, &url, name).await, want, "{name}");
     }
 
     // A malformed request: 400, OpenAI's envelope, the field named.
