@@ -19,6 +19,23 @@ pub struct Request {
     pub max_tokens: usize,
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
+    /// Report each generated token's log-probability and this many most likely alternatives
+    /// (`None`: no log-probabilities).
+    pub logprobs: Option<usize>,
+}
+
+/// Most alternatives a request may ask log-probabilities for (OpenAI's limit).
+pub const MAX_TOP_LOGPROBS: usize = 20;
+
+/// A generated token's log-probability under the model (before sampling settings), with the
+/// most likely alternatives at that position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    pub token: u32,
+    pub bytes: Vec<u8>,
+    pub logprob: f32,
+    /// (token, its bytes, log-probability), most likely first.
+    pub top: Vec<(u32, Vec<u8>, f32)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +61,7 @@ pub struct Usage {
     pub completion_tokens: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// Text the client may show now (possibly empty when a token completed nothing printable).
     Text {
@@ -55,6 +72,11 @@ pub enum Event {
         seq: SeqId,
         reason: FinishReason,
         usage: Usage,
+    },
+    /// A generated token's log-probability, before the text it adds (only when asked for).
+    Logprob {
+        seq: SeqId,
+        logprob: TokenLogprob,
     },
 }
 
@@ -79,6 +101,7 @@ struct Active {
     sampler: Sampler,
     stop: StopMatcher,
     pending_bytes: Vec<u8>,
+    logprobs: Option<usize>,
 }
 
 /// Counts for metrics.
@@ -146,6 +169,7 @@ impl<B: Backend> Engine<B> {
                 sampler: Sampler::new(request.sampling),
                 stop: StopMatcher::new(request.stop),
                 pending_bytes: Vec::new(),
+                logprobs: request.logprobs.map(|k| k.min(MAX_TOP_LOGPROBS)),
             },
         );
         Ok(id)
@@ -234,6 +258,15 @@ impl<B: Backend> Engine<B> {
         let Some(a) = self.active.get_mut(&seq) else { return };
         let token = a.sampler.sample(logits, &a.tokens);
         a.tokens.push(token);
+        if let Some(top) = a.logprobs {
+            let (logprob, alternatives) = log_softmax_at(logits, token, top);
+            let backend = &self.backend;
+            let top = alternatives.into_iter().map(|(t, lp)| (t, backend.token_bytes(t), lp)).collect();
+            events.push(Event::Logprob {
+                seq,
+                logprob: TokenLogprob { token, bytes: backend.token_bytes(token), logprob, top },
+            });
+        }
         let generated = a.tokens.len() - a.prompt_len;
         let usage = Usage { prompt_tokens: a.prompt_len, completion_tokens: generated };
         let mut finished = None;
@@ -358,6 +391,24 @@ impl<B: Backend> Engine<B> {
     }
 }
 
+/// The log-probability of `token` under `logits`, and the `top` most likely tokens with theirs.
+pub fn log_softmax_at(logits: &[f32], token: u32, top: usize) -> (f32, Vec<(u32, f32)>) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+    let at = |t: u32| logits.get(t as usize).map_or(f32::NEG_INFINITY, |l| l - lse);
+    let mut best: Vec<(u32, f32)> = Vec::with_capacity(top + 1);
+    if top > 0 {
+        for (i, &l) in logits.iter().enumerate() {
+            if best.len() < top || l > best[best.len() - 1].1 {
+                let pos = best.partition_point(|&(_, b)| b >= l);
+                best.insert(pos, (i as u32, l));
+                best.truncate(top);
+            }
+        }
+    }
+    (at(token), best.into_iter().map(|(t, l)| (t, l - lse)).collect())
+}
+
 /// A prefix cache of an eighth of the KV cache, at most 2,048 tokens: enough for a few system
 /// prompts and recent turns, small enough that decoding over the occupied cells stays fast.
 pub fn default_prefix_cap(kv_budget_tokens: usize) -> usize {
@@ -390,7 +441,17 @@ fn take_valid_utf8(bytes: &mut Vec<u8>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::take_valid_utf8;
+    use super::{log_softmax_at, take_valid_utf8};
+
+    #[test]
+    fn log_probabilities_sum_to_one_and_the_top_are_ordered() {
+        let logits = [1.0f32, 3.0, 2.0, -1.0];
+        let (lp, top) = log_softmax_at(&logits, 2, 3);
+        let total: f32 = (0..4).map(|t| log_softmax_at(&logits, t, 0).0.exp()).sum();
+        assert!((total - 1.0).abs() < 1e-5);
+        assert_eq!(top.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [1, 2, 0]);
+        assert!((top[1].1 - lp).abs() < 1e-6);
+    }
 
     #[test]
     fn partial_characters_wait_for_their_rest() {

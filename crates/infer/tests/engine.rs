@@ -114,6 +114,7 @@ fn request(prompt: &str, max_tokens: usize, temperature: f32, seed: u64) -> Requ
         max_tokens,
         sampling: SamplingParams { temperature, seed, ..SamplingParams::default() },
         stop: Vec::new(),
+        logprobs: None,
     }
 }
 
@@ -128,6 +129,7 @@ fn drain(engine: &mut Engine<Fake>) -> HashMap<u64, (String, Option<FinishReason
             match event {
                 Event::Text { seq, text } => out.entry(seq).or_default().0 += &text,
                 Event::Finished { seq, reason, .. } => out.entry(seq).or_default().1 = Some(reason),
+                Event::Logprob { .. } => {}
             }
         }
         let stats = engine.stats();
@@ -247,6 +249,33 @@ fn embeddings_between_steps_leave_running_sequences_untouched() {
 }
 
 #[test]
+fn logprobs_come_before_each_tokens_text_and_only_when_asked() {
+    let mut engine = Engine::new(Fake::default(), config(200, 64));
+    let plain = engine.submit(request("no logprobs", 4, 0.0, 0)).unwrap();
+    let asked = engine.submit(Request { logprobs: Some(3), ..request("with logprobs", 4, 0.0, 0) }).unwrap();
+    let mut seen: HashMap<u64, Vec<f32>> = HashMap::new();
+    let mut generated = 0;
+    while !engine.is_idle() {
+        for event in engine.step().unwrap() {
+            match event {
+                Event::Logprob { seq, logprob } => {
+                    assert_eq!(logprob.top.len(), 3);
+                    assert!(logprob.top.windows(2).all(|w| w[0].2 >= w[1].2), "most likely first");
+                    // Greedy: the chosen token is the most likely one.
+                    assert_eq!(logprob.token, logprob.top[0].0);
+                    seen.entry(seq).or_default().push(logprob.logprob);
+                }
+                Event::Finished { seq, usage, .. } if seq == asked => generated = usage.completion_tokens,
+                _ => {}
+            }
+        }
+    }
+    assert!(!seen.contains_key(&plain));
+    assert_eq!(seen[&asked].len(), generated);
+    assert!(seen[&asked].iter().all(|lp| *lp <= 0.0));
+}
+
+#[test]
 fn a_cancelled_sequence_frees_its_slot_at_once() {
     let mut engine = Engine::new(Fake::default(), config(200, 64));
     let id = engine.submit(request("cancel me", 50, 0.0, 0)).unwrap();
@@ -355,6 +384,7 @@ proptest! {
                 match event {
                     Event::Text { seq, text } => out.entry(seq).or_default().0 += &text,
                     Event::Finished { seq, reason, .. } => out.entry(seq).or_default().1 = Some(reason),
+                    Event::Logprob { .. } => {}
                 }
             }
             let s = engine.stats();

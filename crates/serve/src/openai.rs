@@ -69,6 +69,7 @@ struct ChatBody {
     stream: bool,
     stream_options: Option<StreamOptions>,
     logprobs: Option<bool>,
+    top_logprobs: Option<u64>,
     #[allow(dead_code)]
     user: Option<String>,
 }
@@ -116,6 +117,8 @@ pub struct Generation {
     pub stop: Vec<String>,
     pub stream: bool,
     pub include_usage: bool,
+    /// Log-probabilities with this many alternatives per token, when asked for.
+    pub logprobs: Option<usize>,
 }
 
 /// Shared by both endpoints: the sampling fields, checked against OpenAI's ranges.
@@ -253,9 +256,11 @@ pub fn parse_embeddings(body: &[u8]) -> Result<EmbeddingRequest, ApiError> {
 /// `POST /v1/chat/completions`. `default_seed` is used when the request has none.
 pub fn parse_chat(body: &[u8], default_seed: u64) -> Result<Generation, ApiError> {
     let b: ChatBody = parse_json(body)?;
-    if b.logprobs == Some(true) {
-        return Err(ApiError::invalid("logprobs", "logprobs are not supported yet"));
-    }
+    let logprobs = match (b.logprobs, b.top_logprobs) {
+        (Some(true), top) => Some(top_logprobs("top_logprobs", top.unwrap_or(0))?),
+        (_, Some(_)) => return Err(ApiError::invalid("top_logprobs", "top_logprobs needs logprobs: true")),
+        _ => None,
+    };
     if b.messages.is_empty() {
         return Err(ApiError::invalid("messages", "messages must not be empty"));
     }
@@ -314,7 +319,16 @@ pub fn parse_chat(body: &[u8], default_seed: u64) -> Result<Generation, ApiError
         stop,
         stream: b.stream,
         include_usage: b.stream_options.is_some_and(|o| o.include_usage),
+        logprobs,
     })
+}
+
+fn top_logprobs(param: &str, n: u64) -> Result<usize, ApiError> {
+    let max = strata_infer::MAX_TOP_LOGPROBS as u64;
+    if n > max {
+        return Err(ApiError::invalid(param, format!("{param} must be between 0 and {max}")));
+    }
+    Ok(n as usize)
 }
 
 /// OpenAI's default `max_tokens` for `/v1/completions`.
@@ -323,9 +337,7 @@ const COMPLETION_DEFAULT_MAX_TOKENS: usize = 16;
 /// `POST /v1/completions`.
 pub fn parse_completion(body: &[u8], default_seed: u64) -> Result<Generation, ApiError> {
     let b: CompletionBody = parse_json(body)?;
-    if b.logprobs.is_some() {
-        return Err(ApiError::invalid("logprobs", "logprobs are not supported yet"));
-    }
+    let logprobs = b.logprobs.map(|n| top_logprobs("logprobs", n)).transpose()?;
     if b.echo == Some(true) {
         return Err(ApiError::invalid("echo", "echo is not supported"));
     }
@@ -355,6 +367,7 @@ pub fn parse_completion(body: &[u8], default_seed: u64) -> Result<Generation, Ap
         stop,
         stream: b.stream,
         include_usage: b.stream_options.is_some_and(|o| o.include_usage),
+        logprobs,
     })
 }
 

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+use strata_infer::TokenLogprob;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 #[derive(Clone)]
@@ -92,6 +93,38 @@ struct Frame {
 }
 
 impl Frame {
+    /// OpenAI's `logprobs` object for these tokens: `{"content": [...]}` for chats, the legacy
+    /// parallel arrays for completions; `null` when none were asked for.
+    fn logprobs(&self, entries: &[TokenLogprob], offset: usize) -> Value {
+        if entries.is_empty() {
+            return Value::Null;
+        }
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match self.kind {
+            Kind::Chat => json!({ "content": entries.iter().map(|e| json!({
+                "token": text(&e.bytes), "logprob": e.logprob, "bytes": e.bytes,
+                "top_logprobs": e.top.iter().map(|(_, b, lp)| json!({ "token": text(b), "logprob": lp, "bytes": b })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>() }),
+            Kind::Completion => {
+                let mut at = offset;
+                let offsets: Vec<usize> = entries
+                    .iter()
+                    .map(|e| {
+                        let o = at;
+                        at += e.bytes.len();
+                        o
+                    })
+                    .collect();
+                json!({
+                    "tokens": entries.iter().map(|e| text(&e.bytes)).collect::<Vec<_>>(),
+                    "token_logprobs": entries.iter().map(|e| e.logprob).collect::<Vec<_>>(),
+                    "top_logprobs": entries.iter().map(|e| e.top.iter().map(|(_, b, lp)| (text(b), json!(lp))).collect::<serde_json::Map<_, _>>()).collect::<Vec<_>>(),
+                    "text_offset": offsets,
+                })
+            }
+        }
+    }
+
     fn chunk(&self, text: Option<&str>, finish: Option<&str>, first: bool) -> Value {
         let choice = match self.kind {
             Kind::Chat => {
@@ -120,11 +153,12 @@ impl Frame {
         }
     }
 
-    fn whole(&self, text: String, finish: &str, usage: strata_infer::Usage) -> Value {
+    fn whole(&self, text: String, finish: &str, usage: strata_infer::Usage, logprobs: &[TokenLogprob]) -> Value {
+        let lp = self.logprobs(logprobs, 0);
         let choice = match self.kind {
             Kind::Chat => json!({ "index": 0, "message": { "role": "assistant", "content": text },
-                                  "logprobs": null, "finish_reason": finish }),
-            Kind::Completion => json!({ "index": 0, "text": text, "logprobs": null, "finish_reason": finish }),
+                                  "logprobs": lp, "finish_reason": finish }),
+            Kind::Completion => json!({ "index": 0, "text": text, "logprobs": lp, "finish_reason": finish }),
         };
         json!({ "id": self.id, "object": self.object(false), "created": self.created, "model": &*self.model,
                 "choices": [choice], "usage": usage_json(usage) })
@@ -174,7 +208,14 @@ async fn generate(s: AppState, g: Generation, kind: Kind) -> Result<Response, Ap
         return Err(ApiError::UnknownModel(g.model));
     }
     let (tx, rx) = unbounded_channel();
-    let job = Job { prompt: g.prompt, max_tokens: g.max_tokens, sampling: g.sampling, stop: g.stop, out: tx };
+    let job = Job {
+        prompt: g.prompt,
+        max_tokens: g.max_tokens,
+        sampling: g.sampling,
+        stop: g.stop,
+        logprobs: g.logprobs,
+        out: tx,
+    };
     s.jobs.try_send(Work::Generate(job)).map_err(|e| match e {
         TrySendError::Full(_) => ApiError::Overloaded("the server is at capacity; retry later".into()),
         TrySendError::Disconnected(_) => ApiError::Internal("the engine thread has stopped".into()),
@@ -197,10 +238,14 @@ async fn generate(s: AppState, g: Generation, kind: Kind) -> Result<Response, Ap
 /// cancels the sequence.
 async fn whole(mut rx: UnboundedReceiver<Out>, frame: Frame) -> Result<Response, ApiError> {
     let mut text = String::new();
+    let mut logprobs = Vec::new();
     while let Some(out) = rx.recv().await {
         match out {
             Out::Text(t) => text += &t,
-            Out::Done { reason, usage } => return Ok(Json(frame.whole(text, reason.as_str(), usage)).into_response()),
+            Out::Logprob(lp) => logprobs.push(lp),
+            Out::Done { reason, usage } => {
+                return Ok(Json(frame.whole(text, reason.as_str(), usage, &logprobs)).into_response())
+            }
             Out::Error(e) => return Err(e),
         }
     }
@@ -216,20 +261,34 @@ fn sse(
 ) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     let first = SseEvent::default().data(frame.chunk(None, None, true).to_string());
     let first = if frame.kind == Kind::Chat { vec![first] } else { Vec::new() };
-    let rest = stream::unfold(Some(rx), move |rx| {
+    // State: the receiver (gone after the last event), log-probabilities waiting for the text
+    // they belong to, and the completion's byte offset so far (for `text_offset`).
+    let rest = stream::unfold((Some(rx), Vec::new(), 0usize), move |(rx, mut pending, offset)| {
         let frame = frame.clone();
         async move {
             let mut rx = rx?;
+            let with_logprobs = |mut chunk: Value, pending: &mut Vec<TokenLogprob>, offset: usize| {
+                if !pending.is_empty() {
+                    chunk["choices"][0]["logprobs"] = frame.logprobs(pending, offset);
+                    pending.clear();
+                }
+                chunk
+            };
             let events = match rx.recv().await {
+                Some(Out::Logprob(lp)) => {
+                    pending.push(lp);
+                    return Some((Vec::new(), (Some(rx), pending, offset)));
+                }
                 Some(Out::Text(t)) => {
+                    let chunk = with_logprobs(frame.chunk(Some(&t), None, false), &mut pending, offset);
                     return Some((
-                        vec![SseEvent::default().data(frame.chunk(Some(&t), None, false).to_string())],
-                        Some(rx),
-                    ))
+                        vec![SseEvent::default().data(chunk.to_string())],
+                        (Some(rx), pending, offset + t.len()),
+                    ));
                 }
                 Some(Out::Done { reason, usage }) => {
-                    let mut events =
-                        vec![SseEvent::default().data(frame.chunk(None, Some(reason.as_str()), false).to_string())];
+                    let finish = with_logprobs(frame.chunk(None, Some(reason.as_str()), false), &mut pending, offset);
+                    let mut events = vec![SseEvent::default().data(finish.to_string())];
                     if include_usage {
                         let mut chunk = frame.chunk(None, None, false);
                         chunk["choices"] = json!([]);
@@ -243,7 +302,7 @@ fn sse(
             };
             let mut events = events;
             events.push(SseEvent::default().data("[DONE]"));
-            Some((events, None))
+            Some((events, (None, pending, offset)))
         }
     });
     stream::iter(first).chain(rest.flat_map(stream::iter)).map(Ok)

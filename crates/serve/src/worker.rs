@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
 use strata_infer::{
-    Backend, Embeddings, Engine, Event, FinishReason, Request, SamplingParams, SeqId, SubmitError, Usage,
+    Backend, Embeddings, Engine, Event, FinishReason, Request, SamplingParams, SeqId, SubmitError, TokenLogprob, Usage,
 };
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -23,6 +23,7 @@ pub struct Job {
     pub max_tokens: Option<usize>,
     pub sampling: SamplingParams,
     pub stop: Vec<String>,
+    pub logprobs: Option<usize>,
     pub out: UnboundedSender<Out>,
 }
 
@@ -43,7 +44,12 @@ pub enum Work {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Out {
     Text(String),
-    Done { reason: FinishReason, usage: Usage },
+    /// A generated token's log-probability, before the text it adds.
+    Logprob(TokenLogprob),
+    Done {
+        reason: FinishReason,
+        usage: Usage,
+    },
     Error(ApiError),
 }
 
@@ -194,7 +200,7 @@ fn prepare<B: Backend>(engine: &Engine<B>, job: &Job, settings: &Settings) -> Re
         Some(m) => m,
         None => default_max_tokens.min(room),
     };
-    Ok(Request { prompt, max_tokens, sampling: job.sampling.clone(), stop: job.stop.clone() })
+    Ok(Request { prompt, max_tokens, sampling: job.sampling.clone(), stop: job.stop.clone(), logprobs: job.logprobs })
 }
 
 fn deliver(events: Vec<Event>, clients: &mut HashMap<SeqId, Client>, metrics: &Metrics) {
@@ -209,6 +215,11 @@ fn deliver(events: Vec<Event>, clients: &mut HashMap<SeqId, Client>, metrics: &M
                 }
                 client.last_text = Some(now);
                 let _ = client.out.send(Out::Text(text));
+            }
+            Event::Logprob { seq, logprob } => {
+                if let Some(client) = clients.get(&seq) {
+                    let _ = client.out.send(Out::Logprob(logprob));
+                }
             }
             Event::Finished { seq, reason, usage } => {
                 metrics.generated_tokens.inc_by(usage.completion_tokens as u64);

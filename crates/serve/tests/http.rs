@@ -250,3 +250,41 @@ async fn embeddings_come_as_floats_or_base64_with_usage() {
         assert_eq!(v["error"]["param"], param, "{body}");
     }
 }
+
+#[tokio::test]
+async fn logprobs_come_in_openais_shapes_streamed_or_not() {
+    let s = state(false);
+    let (status, body) = post(&s, "/v1/chat/completions", chat(json!({ "logprobs": true, "top_logprobs": 2 }))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let content = v["choices"][0]["logprobs"]["content"].as_array().unwrap();
+    assert_eq!(content.len() as u64, v["usage"]["completion_tokens"].as_u64().unwrap());
+    assert_eq!(content[0]["token"], "a");
+    assert_eq!(content[0]["top_logprobs"].as_array().unwrap().len(), 2);
+    assert!(content[0]["logprob"].as_f64().unwrap() <= 0.0);
+
+    let (_, text) = post(&s, "/v1/chat/completions", chat(json!({ "logprobs": true, "stream": true }))).await;
+    let with: usize = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .map(|c| c["choices"][0]["logprobs"]["content"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(with, 3, "every generated token's logprob rode on a chunk: {text}");
+
+    let body = json!({ "model": "fake", "prompt": "hi", "logprobs": 1, "max_tokens": 5 });
+    let (_, text) = post(&s, "/v1/completions", body).await;
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let lp = &v["choices"][0]["logprobs"];
+    assert_eq!(lp["tokens"].as_array().unwrap().len(), lp["token_logprobs"].as_array().unwrap().len());
+    assert_eq!(lp["text_offset"][0], 0);
+
+    for (bad, param) in [
+        (chat(json!({ "logprobs": true, "top_logprobs": 21 })), "top_logprobs"),
+        (chat(json!({ "top_logprobs": 2 })), "top_logprobs"),
+    ] {
+        let (status, body) = post(&s, "/v1/chat/completions", bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["param"], param);
+    }
+}

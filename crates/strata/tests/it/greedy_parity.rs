@@ -54,6 +54,7 @@ fn greedy_through_the_engine_equals_llama_cpp() {
         max_tokens: MAX_TOKENS,
         sampling: SamplingParams { temperature: 0.0, ..SamplingParams::default() },
         stop: Vec::new(),
+        logprobs: None,
     };
     let mut texts: HashMap<u64, String> = HashMap::new();
     let mut run = |engine: &mut Engine<LlamaCpp>| {

@@ -24,6 +24,12 @@ assert "Paris" in chat.choices[0].message.content, chat
 assert chat.usage.completion_tokens > 0
 seen["chat"] = chat.choices[0].message.content
 
+scored = client.chat.completions.create(
+    model=model, messages=[{"role": "user", "content": "Say yes."}], max_tokens=4, logprobs=True, top_logprobs=2
+)
+assert len(scored.choices[0].logprobs.content[0].top_logprobs) == 2, scored
+seen["logprobs"] = scored.choices[0].logprobs.content[0].logprob
+
 pieces = []
 stream = client.chat.completions.create(
     model=model,
