@@ -45,7 +45,7 @@ fn ints(header: &strata_models::GgufHeader, key: &str) -> Vec<i64> {
 fn pre_tokenizer(pre: &str) -> Result<Value, String> {
     let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true});
     match pre {
-        "gpt2" | "default" => Ok(byte_level),
+        "gpt2" | "gpt-2" | "default" => Ok(byte_level),
         // SmolLM splits digits one by one before the byte-level split.
         "smollm" => Ok(json!({"type": "Sequence", "pretokenizers": [
             {"type": "Digits", "individual_digits": true}, byte_level]})),

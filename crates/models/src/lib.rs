@@ -8,10 +8,12 @@
 
 pub mod catalog;
 pub mod gguf;
+pub mod gguf_write;
 pub mod info;
 pub mod pull;
 pub mod registry;
 pub mod template;
+pub mod tiny;
 
 pub use gguf::{read_header, GgufError, GgufHeader};
 pub use info::{InfoError, ModelInfo};

@@ -17,3 +17,4 @@ mod meta;
 mod openai_client;
 mod sim_parity;
 mod tenancy;
+mod tiny_model;
