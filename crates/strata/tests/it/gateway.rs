@@ -440,3 +440,30 @@ async fn an_engine_deployment_waits_for_a_node_that_has_the_engine_and_says_so()
         .iter()
         .any(|j| j.name == "deploy-llama" && j.reason.as_deref().is_some_and(|r| r.contains("vllm"))));
 }
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_by_every_gateway_replica_within_a_second() {
+    let c = Cluster::start().await;
+    if !c.database_url.starts_with("postgres") {
+        eprintln!("single-replica on SQLite; the PostgreSQL pass runs two gateway replicas");
+        return;
+    }
+    // A second server on the same database: a second gateway replica.
+    let (_second, second_url) = c.spawn_server("second").await;
+    tenant(&c, "team-a").await;
+    let (id, secret) = key(&c, "team-a", CreateKey::default()).await;
+    let http = reqwest::Client::new();
+    let status = |url: String| {
+        let (http, secret) = (http.clone(), secret.clone());
+        async move { http.get(format!("{url}/v1/models")).bearer_auth(&secret).send().await.unwrap().status() }
+    };
+    assert_eq!(status(second_url.clone()).await, StatusCode::OK, "the key works on the other replica at once");
+    c.admin.revoke_key("team-a", id).await.unwrap();
+    let revoked = std::time::Instant::now();
+    wait_for("the other replica to refuse the key", Duration::from_secs(1), || {
+        let f = status(second_url.clone());
+        async move { (f.await == StatusCode::UNAUTHORIZED).then_some(()) }
+    })
+    .await;
+    assert!(revoked.elapsed() < Duration::from_secs(1));
+}
