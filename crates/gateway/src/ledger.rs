@@ -1,8 +1,9 @@
 //! The usage ledger's gateway side: every finished request becomes a `UsageRecord`, appended to
 //! a journal file before the response completes and inserted into the database in batches off
 //! the request path. A SIGKILL between the two loses nothing: the next start replays the
-//! journal (inserts are idempotent by request id). The journal is truncated only when every
-//! record in it is in the database.
+//! journal (inserts are idempotent by request id). Each flush seals the journal as a numbered
+//! segment and starts a new one; a segment is deleted once its records are committed, so the
+//! journal stays small under any load.
 //!
 //! Spending per budgeted key and tenant is kept here too: settled spending (the database's sum
 //! plus what this gateway has not flushed yet) and reservations of requests in flight.
@@ -11,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use strata_domain::UsageRecord;
@@ -20,10 +21,40 @@ use strata_store::Store;
 
 struct Journal {
     file: File,
-    /// Records written to the file and not yet inserted.
+    /// Records written to the journal and not yet inserted.
     queue: Vec<UsageRecord>,
     /// Records taken by a flush in progress.
     flushing: usize,
+    /// Sealed segments whose records a failed flush put back in the queue.
+    sealed: Vec<PathBuf>,
+    next_segment: u64,
+}
+
+/// `usage.journal.N`: a sealed segment.
+fn segment(path: &Path, n: u64) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{n}"));
+    path.with_file_name(name)
+}
+
+/// The journal and its sealed segments, oldest first.
+fn journal_files(path: &Path) -> Vec<PathBuf> {
+    let prefix = format!("{}.", path.file_name().unwrap_or_default().to_string_lossy());
+    let mut segments: Vec<(u64, PathBuf)> = path
+        .parent()
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix(&prefix).and_then(|n| n.parse::<u64>().ok()).map(|n| (n, e.path()))
+        })
+        .collect();
+    segments.sort();
+    let mut files: Vec<PathBuf> = segments.into_iter().map(|(_, p)| p).collect();
+    files.push(path.to_path_buf());
+    files
 }
 
 pub struct Ledger {
@@ -42,16 +73,23 @@ impl Ledger {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let leftover = read_journal(path)?;
+        let files = journal_files(path);
+        let mut leftover = Vec::new();
+        for f in &files {
+            leftover.extend(read_journal(f)?);
+        }
         if !leftover.is_empty() {
             let inserted = store.insert_usage(&leftover).await?;
             tracing::info!(records = leftover.len(), inserted, "replayed the usage journal of the previous run");
+        }
+        for f in &files[..files.len() - 1] {
+            std::fs::remove_file(f)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         file.set_len(0)?;
         Ok(Ledger {
             path: path.to_path_buf(),
-            journal: Mutex::new(Journal { file, queue: Vec::new(), flushing: 0 }),
+            journal: Mutex::new(Journal { file, queue: Vec::new(), flushing: 0, sealed: Vec::new(), next_segment: 0 }),
             budgets: Mutex::new(HashMap::new()),
         })
     }
@@ -117,32 +155,42 @@ impl Ledger {
         journal.queue.push(record);
     }
 
-    /// Inserts journaled records; truncates the journal when everything in it is stored.
+    /// Inserts journaled records: seals the journal as a segment first, so records that arrive
+    /// meanwhile go to a fresh file, and deletes the segments once their records are committed.
     pub async fn flush(&self, store: &Store) -> anyhow::Result<usize> {
-        let batch = {
+        let (batch, segments) = {
             let mut journal = self.journal.lock().map_err(|_| anyhow::anyhow!("journal poisoned"))?;
+            if journal.queue.is_empty() {
+                return Ok(0);
+            }
+            let sealed = segment(&self.path, journal.next_segment);
+            journal.next_segment += 1;
+            std::fs::rename(&self.path, &sealed)?;
+            journal.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            let mut segments = std::mem::take(&mut journal.sealed);
+            segments.push(sealed);
             let batch = std::mem::take(&mut journal.queue);
             journal.flushing = batch.len();
-            batch
+            (batch, segments)
         };
-        if batch.is_empty() {
-            return Ok(0);
-        }
         let result = store.insert_usage(&batch).await;
         let mut journal = self.journal.lock().map_err(|_| anyhow::anyhow!("journal poisoned"))?;
         journal.flushing = 0;
         match result {
             Ok(_) => {
-                if journal.queue.is_empty() {
-                    journal.file.set_len(0)?;
-                    journal.file.rewind()?;
+                drop(journal);
+                for s in &segments {
+                    if let Err(e) = std::fs::remove_file(s) {
+                        tracing::warn!(error = %e, path = %s.display(), "cannot remove a flushed journal segment");
+                    }
                 }
                 Ok(batch.len())
             }
             Err(e) => {
-                // Keep them, in order, for the next flush.
+                // Keep them, in order, for the next flush; their segments stay until then.
                 let newer = std::mem::replace(&mut journal.queue, batch);
                 journal.queue.extend(newer);
+                journal.sealed = segments;
                 Err(e.into())
             }
         }

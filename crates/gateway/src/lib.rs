@@ -162,6 +162,9 @@ impl Gateway {
     }
 }
 
+/// A flush this large means records arrive faster than the interval drains them.
+const FLUSH_AGAIN_AT: usize = 5_000;
+
 /// Flushes usage every `flush`; re-reads keys, budgets and replicas every `refresh`. One task,
 /// so a budget refresh never runs while a flush is half done.
 async fn sync_loop(gw: Arc<Gateway>, stop: CancellationToken) {
@@ -176,8 +179,16 @@ async fn sync_loop(gw: Arc<Gateway>, stop: CancellationToken) {
             }
             _ = tokio::time::sleep(gw.config.flush) => {}
         }
-        if let Err(e) = gw.flush_usage().await {
-            tracing::warn!(error = %e, "usage flush failed; retrying");
+        // Under heavy load, flush again at once until the backlog is small.
+        loop {
+            match gw.flush_usage().await {
+                Ok(n) if n >= FLUSH_AGAIN_AT && !stop.is_cancelled() => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "usage flush failed; retrying");
+                    break;
+                }
+            }
         }
         if last_refresh.elapsed() >= gw.config.refresh {
             last_refresh = std::time::Instant::now();
