@@ -16,9 +16,16 @@ SEEDS=${SEEDS:-42-51}
 JOBS=${JOBS:-$(nproc)}
 WORKLOADS=${WORKLOADS:-"default cpu050 cpu200 gpushare40 gpushare80 gpuspec10 gpuspec33 multigpu20 multigpu50"}
 POLICIES=${POLICIES:-"random bestfit gpupacking fgd strata"}
+REPLAY=${REPLAY:-1}
+[[ -d $CSV ]] || { echo "no openb traces at $CSV; set TRACES" >&2; exit 1; }
 
-cargo build --release -q -p strata
-SIM=(./target/release/strata sim)
+# `strata-sim` runs the same `SimCommand` as `strata sim` without linking llama.cpp, so it builds
+# in seconds; SIM overrides it (e.g. SIM="./target/release/strata sim").
+if [[ -z ${SIM:-} ]]; then
+  cargo build --release -q -p strata-sim --jobs "$JOBS"
+  SIM=./target/release/strata-sim
+fi
+read -r -a SIM <<<"$SIM"
 
 echo "# S1 openb — $(date -u +%Y-%m-%d), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 start=$(date +%s)
@@ -34,6 +41,7 @@ done
 echo "total $(( $(date +%s) - start )) s for $(echo $WORKLOADS | wc -w) workloads × $(echo $POLICIES | wc -w) policies × seeds $SEEDS" >&2
 echo
 "${SIM[@]}" openb-table --results "$OUT" --baseline "$BASE" --at 130
+[[ $REPLAY == 1 ]] || exit 0
 echo
 "${SIM[@]}" openb-replay --nodes "$CSV/openb_node_list_gpu_node.csv" --pods "$CSV/openb_pod_list_default.csv" \
   --placements "$BASE/kss_rerun_default_FGD_tune1.3_seed42_placements.csv" --policy fgd

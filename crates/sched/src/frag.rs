@@ -11,19 +11,45 @@
 //! share a handful of states (empty, one share taken, …), so results are memoised by state.
 
 use crate::fleet::{Dev, Node};
-use crate::mix::TaskMix;
+use crate::mix::{TaskMix, TaskShape};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// One typical class resolved against the fleet's model table.
+/// One task class resolved against the fleet's model table.
 #[derive(Debug, Clone)]
-struct Class {
-    cpu: u64,
-    milli: u32,
-    gpus: u32,
+pub(crate) struct Class {
+    pub cpu: u64,
+    /// Milli-GPU per device: 0 for CPU-only, 1000 for whole devices.
+    pub milli: u32,
+    pub gpus: u32,
     /// Indexed by model id.
-    allowed: Vec<bool>,
-    weight: f64,
+    pub allowed: Vec<bool>,
+    pub weight: f64,
+}
+
+impl Class {
+    pub fn resolve(shape: &TaskShape, weight: f64, models: &[&str]) -> Class {
+        Class {
+            cpu: shape.cpu_milli,
+            milli: shape.gpu_milli,
+            gpus: shape.gpus,
+            allowed: models
+                .iter()
+                .map(|m| shape.gpu_models.is_empty() || shape.gpu_models.iter().any(|x| x == m))
+                .collect(),
+            weight,
+        }
+    }
+
+    fn allows(&self, model: usize) -> bool {
+        self.allowed.get(model).copied().unwrap_or(false)
+    }
+
+    /// Whether one task of this class fits a node with `cpu` free and these (model, free) devices.
+    pub fn fits(&self, cpu: u64, devs: &[(usize, u32)]) -> bool {
+        let fitting = devs.iter().filter(|&&(m, f)| self.allows(m) && f >= self.milli).count();
+        cpu >= self.cpu && (self.milli == 0 || fitting as u32 >= self.gpus.max(1))
+    }
 }
 
 /// What a candidate placement takes from a node, for evaluating the state after it.
@@ -74,45 +100,14 @@ pub(crate) struct FragModel {
 
 impl FragModel {
     pub fn new(mix: &TaskMix, models: &[&str]) -> Self {
-        let classes = mix
-            .classes
-            .iter()
-            .map(|(shape, weight)| Class {
-                cpu: shape.cpu_milli,
-                milli: shape.gpu_milli,
-                gpus: shape.gpus,
-                allowed: models
-                    .iter()
-                    .map(|m| shape.gpu_models.is_empty() || shape.gpu_models.iter().any(|x| x == m))
-                    .collect(),
-                weight: *weight,
-            })
-            .collect();
+        let classes = mix.classes.iter().map(|(shape, weight)| Class::resolve(shape, *weight, models)).collect();
         FragModel { classes, memo: HashMap::default(), scratch: Vec::new() }
     }
 
     /// Fragmentation (milli-GPU) of `node` after it gives up `cpu` milli-CPU and `take`.
     pub fn after(&mut self, node: &Node, cpu: u64, take: Take) -> f64 {
         let mut state = std::mem::take(&mut self.scratch);
-        state.clear();
-        state.extend(node.gpus.iter().map(|d: &Dev| (d.model, d.free)));
-        match take {
-            Take::Nothing => {}
-            Take::Share { pos, milli } => {
-                if let Some(s) = state.get_mut(pos) {
-                    s.1 = s.1.saturating_sub(milli);
-                }
-            }
-            Take::Whole { model, n } => {
-                let mut left = n;
-                for s in state.iter_mut() {
-                    if left > 0 && s.0 == model && s.1 == crate::fleet::WHOLE {
-                        s.1 = 0;
-                        left -= 1;
-                    }
-                }
-            }
-        }
+        state_after(node, take, &mut state);
         let frag = self.state(node.cpu.saturating_sub(cpu), &state);
         self.scratch = state;
         frag
@@ -150,7 +145,7 @@ impl FragModel {
             } else {
                 let (mut usable, mut fits, mut fit_free) = (0u32, 0u32, 0u64);
                 for &(model, free) in devs {
-                    if c.allowed.get(model).copied().unwrap_or(false) {
+                    if c.allows(model) {
                         usable += 1;
                         if free >= c.milli {
                             fits += 1;
@@ -167,6 +162,29 @@ impl FragModel {
             frag += c.weight * lost as f64;
         }
         frag
+    }
+}
+
+/// The devices of `node` as (model, free) once `take` is taken, into `state`.
+pub(crate) fn state_after(node: &Node, take: Take, state: &mut Vec<(usize, u32)>) {
+    state.clear();
+    state.extend(node.gpus.iter().map(|d: &Dev| (d.model, d.free)));
+    match take {
+        Take::Nothing => {}
+        Take::Share { pos, milli } => {
+            if let Some(s) = state.get_mut(pos) {
+                s.1 = s.1.saturating_sub(milli);
+            }
+        }
+        Take::Whole { model, n } => {
+            let mut left = n;
+            for s in state.iter_mut() {
+                if left > 0 && s.0 == model && s.1 == crate::fleet::WHOLE {
+                    s.1 = 0;
+                    left -= 1;
+                }
+            }
+        }
     }
 }
 
@@ -196,7 +214,7 @@ mod tests {
     use strata_domain::{GpuMillis, GpuRequest};
 
     fn model(classes: Vec<(TaskShape, f64)>) -> FragModel {
-        FragModel::new(&TaskMix { classes }, &["A", "B"])
+        FragModel::new(&TaskMix { classes, all: Vec::new() }, &["A", "B"])
     }
 
     fn shape(cpu: u64, gpu: GpuRequest, models: &[&str]) -> TaskShape {

@@ -28,6 +28,7 @@ mod policy;
 mod quota;
 mod reason;
 mod rng;
+mod strata;
 
 pub use hetero::{assign_round, ChipClass, HeteroPolicy, RoundInput, RoundJob, AGING_S, COST_SLACK};
 pub use mix::{TaskMix, TaskShape};

@@ -3,7 +3,8 @@
 //! Weng et al. (ATC'23) define a node's fragmentation as the GPU capacity it cannot offer to a task
 //! drawn from the workload's own distribution. The distribution is estimated from the workload:
 //! count tasks by shape, keep the most popular shapes until they cover a share of all tasks (95 %
-//! in the paper), and renormalise their frequencies to sum to one.
+//! in the paper), and renormalise their frequencies to sum to one. The full distribution is kept
+//! too: Strata's policy looks for the rare shapes that only a few nodes can host.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
@@ -33,15 +34,19 @@ impl TaskShape {
     }
 }
 
-/// Task shapes with their frequencies, summing to one.
+/// Task shapes with their frequencies.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TaskMix {
+    /// The typical classes, frequencies summing to one: FGD's distribution.
     pub classes: Vec<(TaskShape, f64)>,
+    /// Every shape with its share of all tasks, in the same order (most popular first).
+    pub all: Vec<(TaskShape, f64)>,
 }
 
 impl TaskMix {
     /// The most popular shapes covering at least `coverage_pct` percent of `tasks`, most popular
-    /// first (ties: larger shapes first), frequencies renormalised over the kept shapes.
+    /// first (ties: larger shapes first), frequencies renormalised over the kept shapes; and
+    /// every shape with its share of all tasks.
     pub fn typical(tasks: impl IntoIterator<Item = TaskShape>, coverage_pct: f64) -> TaskMix {
         let mut counts: BTreeMap<TaskShape, u64> = BTreeMap::new();
         for t in tasks {
@@ -55,18 +60,19 @@ impl TaskMix {
         ranked.sort_by(|(a, ca), (b, cb)| (Reverse(ca), Reverse(a)).cmp(&(Reverse(cb), Reverse(b))));
         let needed = coverage_pct * total as f64 / 100.0;
         let mut covered = 0u64;
-        let mut kept = Vec::new();
-        for (shape, count) in ranked {
+        let mut kept = 0;
+        for (_, count) in &ranked {
             // Take shapes while the ones already taken cover less than the target.
-            if kept.is_empty() || (covered as f64) < needed {
-                covered += count;
-                kept.push((shape, count));
-            } else {
+            if kept > 0 && (covered as f64) >= needed {
                 break;
             }
+            covered += count;
+            kept += 1;
         }
-        let classes = kept.into_iter().map(|(s, c)| (s, c as f64 / covered as f64)).collect();
-        TaskMix { classes }
+        let share = |n: u64, of: u64| n as f64 / of as f64;
+        let classes = ranked[..kept].iter().map(|(s, c)| (s.clone(), share(*c, covered))).collect();
+        let all = ranked.into_iter().map(|(s, c)| (s, share(c, total))).collect();
+        TaskMix { classes, all }
     }
 }
 
@@ -89,6 +95,8 @@ mod tests {
         assert_eq!(mix.classes.len(), 2);
         assert_eq!(mix.classes[0], (shape(4000, half), 6.0 / 9.0));
         assert_eq!(mix.classes[1], (shape(8000, GpuRequest::Whole(1)), 3.0 / 9.0));
+        assert_eq!(mix.all.len(), 3);
+        assert_eq!(mix.all[2], (shape(1000, GpuRequest::None), 0.1));
         assert_eq!(TaskMix::typical(tasks, 95.0).classes.len(), 3);
     }
 

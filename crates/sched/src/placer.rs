@@ -5,7 +5,6 @@
 //! also tracks what the FGD paper measures: allocated GPU capacity and fragmentation.
 
 use crate::fleet::Fleet;
-use crate::frag::FragModel;
 use crate::mix::TaskMix;
 use crate::model::{NodeView, ReplicaPlacement};
 use crate::place::replica;
@@ -26,8 +25,7 @@ impl<'a> Placer<'a> {
     /// drives the random choices of the policies that make any.
     pub fn new(nodes: &'a [NodeView], policy: Policy, mix: &TaskMix, seed: u64) -> Self {
         let fleet = Fleet::new(nodes);
-        let frag = FragModel::new(mix, &fleet.models);
-        let chooser = Chooser::new(policy, seed, frag, fleet.nodes.len());
+        let chooser = Chooser::new(policy, seed, mix, &fleet);
         let by_id = fleet.nodes.iter().enumerate().map(|(i, n)| (n.view.id, i)).collect();
         let free_milli = fleet.nodes.iter().flat_map(|n| &n.gpus).map(|d| u64::from(d.free)).sum();
         let capacity_milli = nodes.iter().map(|n| n.gpus.len() as u64 * 1000).sum();

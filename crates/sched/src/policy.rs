@@ -8,10 +8,13 @@
 //! first best node by name). That fixed order matters: it packs tied pods onto the same nodes;
 //! breaking each tie afresh at random costs FGD about four points of allocation on openb. All
 //! randomness comes from the seeded [`Rng`]. `classic` is the control plane's own best fit.
+//! `strata` is FGD with the costs of [`crate::strata`] counted as fragment.
 
 use crate::fleet::{Choice, Fleet, Gpu, Needs, Node, WHOLE};
 use crate::frag::{FragModel, Take};
+use crate::mix::TaskMix;
 use crate::rng::Rng;
+use crate::strata::Costs;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -19,7 +22,8 @@ use std::cmp::Ordering;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
-    /// Strata's policy: FGD's score with best-fit tie-breaks among the nodes it cannot tell apart.
+    /// Strata's policy: FGD's score with CPU-stranded GPUs and broken homes of scarce shapes
+    /// counted as fragment.
     Strata,
     /// Fragmentation gradient descent (Weng et al., ATC'23), as in the authors' simulator.
     Fgd,
@@ -51,7 +55,7 @@ impl Policy {
     /// One line for `--help`.
     pub fn about(self) -> &'static str {
         match self {
-            Policy::Strata => "FGD's score, then best fit (least GPU + CPU left) among the nodes FGD ties",
+            Policy::Strata => "FGD, also counting GPUs the node's CPU cannot feed and broken homes of rare shapes",
             Policy::Fgd => "fragmentation gradient descent, Weng et al. ATC'23, as in the authors' simulator",
             Policy::BestFit => "least CPU + GPU left over, integer scores, random ties (FGD's BestFit baseline)",
             Policy::GpuPacking => "shared GPUs, then used nodes, then free nodes (FGD's GpuPacking baseline)",
@@ -65,15 +69,13 @@ impl Policy {
     }
 }
 
-/// Node ranking: larger is better; compared lexicographically.
-pub(crate) type Key = [f64; 2];
-
 /// One feasible node with the devices the policy would take there and its rank.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Candidate {
     pub node: usize,
     pub choice: Choice,
-    pub key: Key,
+    /// Larger is better.
+    pub key: f64,
 }
 
 /// A policy with its state: the random stream and, for fragmentation-aware policies, the
@@ -88,6 +90,8 @@ pub(crate) struct Chooser {
     /// simulator does the same by prefixing node names with a random permutation and taking
     /// the first best node in name order.
     rank: Vec<usize>,
+    /// Strata's extra costs; `None` for the other policies.
+    costs: Option<Costs>,
 }
 
 /// The authors' normalisation constants for BestFit (milli-CPU and milli-GPU of the largest node).
@@ -95,16 +99,28 @@ const MAX_SPEC_CPU: f64 = 128_000.0;
 const MAX_SPEC_GPU: f64 = 8_000.0;
 
 impl Chooser {
-    pub fn new(policy: Policy, seed: u64, frag: FragModel, nodes: usize) -> Self {
+    /// A chooser for `fleet` as it stands; `mix` is the workload's task distribution.
+    pub fn new(policy: Policy, seed: u64, mix: &TaskMix, fleet: &Fleet) -> Self {
+        let nodes = fleet.nodes.len();
         let mut rng = Rng::new(seed);
         let mut rank: Vec<usize> = (0..nodes).collect();
         rng.shuffle(&mut rank);
-        Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank }
+        let frag = FragModel::new(mix, &fleet.models);
+        let costs = (policy == Policy::Strata).then(|| Costs::new(mix, fleet));
+        Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank, costs }
     }
 
     /// The control plane's policy: needs no state at all.
     pub fn classic() -> Self {
-        Chooser::new(Policy::Classic, 0, FragModel::new(&Default::default(), &[]), 0)
+        let frag = FragModel::new(&TaskMix::default(), &[]);
+        Chooser {
+            policy: Policy::Classic,
+            rng: Rng::new(0),
+            frag,
+            node_frag: Vec::new(),
+            rank: Vec::new(),
+            costs: None,
+        }
     }
 
     /// Where one replica goes, or `None` if no node can take it now.
@@ -116,7 +132,7 @@ impl Chooser {
         let mut best: Option<&Candidate> = None;
         let mut ties = 0u64;
         for c in &cands {
-            match best.map(|b| cmp_key(&c.key, &b.key)) {
+            match best.map(|b| c.key.total_cmp(&b.key)) {
                 None | Some(Ordering::Greater) => {
                     best = Some(c);
                     ties = 1;
@@ -151,8 +167,8 @@ impl Chooser {
             return classic(fleet, needs).map(|(i, _)| vec![i]).unwrap_or_default();
         }
         let cands = self.ranked(fleet, needs);
-        let Some(top) = cands.iter().map(|c| c.key).max_by(cmp_key) else { return Vec::new() };
-        cands.iter().filter(|c| cmp_key(&c.key, &top) == Ordering::Equal).map(|c| c.node).collect()
+        let Some(top) = cands.iter().map(|c| c.key).max_by(f64::total_cmp) else { return Vec::new() };
+        cands.iter().filter(|c| c.key.total_cmp(&top) == Ordering::Equal).map(|c| c.node).collect()
     }
 
     /// Every feasible node with its rank.
@@ -184,51 +200,48 @@ impl Chooser {
         let node = &fleet.nodes[i];
         let fit = node.fit(needs)?;
         let (choice, key) = match self.policy {
-            Policy::Classic | Policy::Random => (fit.choice, [0.0, 0.0]),
-            Policy::BestFit => (fit.choice, [best_fit_score(node, needs), 0.0]),
-            Policy::GpuPacking => (fit.choice, [packing_score(node, needs), 0.0]),
-            Policy::Fgd => {
-                let (choice, score) = self.fgd(fleet, needs, i, fit.choice);
-                (choice, [score, 0.0])
-            }
-            Policy::Strata => self.strata(fleet, needs, i, fit.choice),
+            Policy::Classic | Policy::Random => (fit.choice, 0.0),
+            Policy::BestFit => (fit.choice, best_fit_score(node, needs)),
+            Policy::GpuPacking => (fit.choice, packing_score(node, needs)),
+            Policy::Fgd | Policy::Strata => self.fgd(fleet, needs, i, fit.choice),
         };
         Some(Candidate { node: i, choice, key })
     }
 
     /// FGD: `sigmoid(Δfrag / 1000) × 100`, truncated to an integer as the reference plugin does;
-    /// for a share, the device with the best score (the first on ties).
+    /// for a share, the device with the best score (the first on ties). Strata adds its costs to
+    /// the fragmentation before and after, and is otherwise FGD: the same quantisation, so that
+    /// nodes with nearly equal costs still tie and go by the seeded order, which packs.
     fn fgd(&mut self, fleet: &Fleet, needs: &Needs, i: usize, fit: Choice) -> (Choice, f64) {
         let before = self.node_frag(fleet, i);
         let node = &fleet.nodes[i];
-        let quantise = |after: f64| (sigmoid((before - after) / 1000.0) * 100.0).trunc();
-        match needs.gpu {
+        let (choice, after) = match needs.gpu {
             Gpu::Share(m) => {
-                let mut best: Option<(f64, usize)> = None;
+                let mut best: Option<(f64, f64, usize)> = None;
                 for (pos, d) in node.gpus.iter().enumerate() {
                     if needs.allowed[d.model] && d.free >= m {
-                        let s = quantise(self.frag.after(node, needs.cpu, Take::Share { pos, milli: m }));
-                        if best.is_none_or(|(b, _)| s > b) {
-                            best = Some((s, pos));
+                        let after = self.frag.after(node, needs.cpu, Take::Share { pos, milli: m });
+                        let s = quantise(before - after);
+                        if best.is_none_or(|(b, _, _)| s > b) {
+                            best = Some((s, after, pos));
                         }
                     }
                 }
-                best.map_or((fit, f64::MIN), |(s, pos)| (Choice::Device(pos), s))
+                match best {
+                    Some((_, after, pos)) => (Choice::Device(pos), after),
+                    None => return (fit, f64::MIN),
+                }
             }
-            _ => (fit, quantise(self.frag.after(node, needs.cpu, take_of(fit, needs)))),
-        }
-    }
-
-    /// Strata: FGD's score, then — among nodes FGD cannot tell apart — the one left with the
-    /// least GPU and CPU (best fit), then the seeded node rank. Same-score nodes are common
-    /// (FGD's sigmoid saturates), and filling the fullest of them keeps whole nodes free longer.
-    fn strata(&mut self, fleet: &Fleet, needs: &Needs, i: usize, fit: Choice) -> (Choice, Key) {
-        let (choice, score) = self.fgd(fleet, needs, i, fit);
-        let node = &fleet.nodes[i];
+            _ => (fit, self.frag.after(node, needs.cpu, take_of(fit, needs))),
+        };
+        let Some(costs) = self.costs.as_mut() else { return (choice, quantise(before - after)) };
         let free: u64 = node.gpus.iter().map(|d| u64::from(d.free)).sum();
-        let left_gpu = free.saturating_sub(requested_milli(needs)) as f64;
-        let left_cpu = node.cpu.saturating_sub(needs.cpu) as f64;
-        (choice, [score, -(left_gpu / MAX_SPEC_GPU + left_cpu / MAX_SPEC_CPU)])
+        let cpu_left = node.cpu.saturating_sub(needs.cpu);
+        let gpu_left = free.saturating_sub(requested_milli(needs));
+        let before = before + costs.stranded(node.cpu, free);
+        let after =
+            after + costs.stranded(cpu_left, gpu_left) + costs.homes_lost(fleet, i, needs.cpu, take_of(choice, needs));
+        (choice, quantise(before - after))
     }
 
     /// A uniformly random allowed device with room for the share (reservoir over devices).
@@ -258,8 +271,10 @@ fn classic(fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
         .map(|(_, i, choice)| (i, choice))
 }
 
-fn cmp_key(a: &Key, b: &Key) -> Ordering {
-    a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1]))
+/// FGD's score for a fragmentation decrease of `delta` milli-GPU: `sigmoid(delta / 1000) × 100`,
+/// truncated.
+fn quantise(delta: f64) -> f64 {
+    (sigmoid(delta / 1000.0) * 100.0).trunc()
 }
 
 fn sigmoid(x: f64) -> f64 {

@@ -1,12 +1,16 @@
 //! Property tests: on random fleets, queues and quotas, the scheduler never over-commits a node,
-//! a device or a quota, places gangs whole, accounts for every job once, and is deterministic.
+//! a device or a quota, places gangs whole, accounts for every job once, and is deterministic;
+//! and every placement policy, one replica at a time, never over-commits and repeats itself.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use strata_domain::{CpuMillis, GpuMillis, GpuRequest, JobId, MemoryMib, NodeId, ReplicaResources, TenantId};
-use strata_sched::{schedule, GpuSlot, NodeView, PendingJob, SchedInput, TenantLimits};
+use strata_sched::{
+    schedule, GpuSlot, NodeView, PendingJob, Placer, Policy, ReplicaPlacement, SchedInput, TaskMix, TaskShape,
+    TenantLimits,
+};
 
 /// The last model never appears in a fleet, so constraints naming it cannot be met.
 const MODELS: [&str; 4] = ["A100-40GB", "H100-80GB", "MI300X", "B200"];
@@ -192,5 +196,52 @@ proptest! {
         shuffled.pending.reverse();
         shuffled.nodes.reverse();
         prop_assert_eq!(&first, &schedule(&shuffled));
+    }
+
+    #[test]
+    fn placers_never_over_commit_and_repeat_themselves(input in arb_input(), seed in any::<u64>()) {
+        let shapes = input.pending.iter().map(|j| {
+            let r = &j.resources;
+            TaskShape::new(r.cpu_milli.0, r.gpu_milli, r.gpu_models.clone())
+        });
+        let mix = TaskMix::typical(shapes, 95.0);
+        let nodes: BTreeMap<NodeId, &NodeView> = input.nodes.iter().map(|n| (n.id, n)).collect();
+        for policy in Policy::ALL {
+            let run = || {
+                let mut placer = Placer::new(&input.nodes, policy, &mix, seed);
+                input.pending.iter().map(|j| {
+                    let placed = placer.place(&j.resources);
+                    // A replica left out fits nowhere: the policy's own ranking agrees.
+                    (placed.clone(), placed.is_none() && !placer.best_nodes(&j.resources).is_empty())
+                }).collect::<Vec<(Option<ReplicaPlacement>, bool)>>()
+            };
+            let first = run();
+            prop_assert_eq!(&first, &run(), "{} is not deterministic", policy.name());
+            let (mut cpu, mut mem) = (BTreeMap::<NodeId, u64>::new(), BTreeMap::<NodeId, u64>::new());
+            let mut dev: BTreeMap<(NodeId, u32), u32> = BTreeMap::new();
+            for (job, (placed, unexplained)) in input.pending.iter().zip(&first) {
+                prop_assert!(!unexplained, "{} left out a replica it ranks a node for", policy.name());
+                let Some(r) = placed else { continue };
+                let res = &job.resources;
+                prop_assert_eq!(r.gpus.len(), res.gpu_milli.devices() as usize);
+                *cpu.entry(r.node).or_default() += res.cpu_milli.0;
+                *mem.entry(r.node).or_default() += res.memory_mib.0;
+                for g in &r.gpus {
+                    let slot = nodes[&r.node].gpus.iter().find(|s| s.index == g.index);
+                    prop_assert!(slot.is_some_and(|s| res.allows_model(&s.model)));
+                    *dev.entry((r.node, g.index)).or_default() += g.milli.0;
+                }
+            }
+            for (id, used) in &cpu {
+                prop_assert!(*used <= nodes[id].free_cpu.0, "{}: CPU over-committed", policy.name());
+            }
+            for (id, used) in &mem {
+                prop_assert!(*used <= nodes[id].free_memory.0, "{}: memory over-committed", policy.name());
+            }
+            for ((id, index), used) in &dev {
+                let free = nodes[id].gpus.iter().find(|s| s.index == *index).map_or(0, |s| s.free.0);
+                prop_assert!(*used <= free, "{}: device {index} on node {id}: {used} > {free}", policy.name());
+            }
+        }
     }
 }

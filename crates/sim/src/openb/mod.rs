@@ -161,10 +161,20 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 fn failures_csv(workload: &str, policy: Policy, runs: &[SeedRun]) -> String {
-    let mut out = String::from("workload,sc_policy,seed,pods,failed,first_failure_pct\n");
+    let mut out = String::from("workload,sc_policy,seed,pods,failed,never_fit,first_failure_pct,first_shortfall_pct\n");
+    let pct = |p: Option<f64>| p.map(|p| format!("{p:.2}")).unwrap_or_default();
     for r in runs {
-        let first = r.first_failure_pct.map(|p| format!("{p:.2}")).unwrap_or_default();
-        let _ = writeln!(out, "{workload},{},{},{},{},{first}", policy.name(), r.seed, r.observations.len(), r.failed);
+        let _ = writeln!(
+            out,
+            "{workload},{},{},{},{},{},{},{}",
+            policy.name(),
+            r.seed,
+            r.observations.len(),
+            r.failed,
+            r.never_fit,
+            pct(r.first_failure_pct),
+            pct(r.first_shortfall_pct)
+        );
     }
     out
 }
@@ -235,22 +245,37 @@ fn summary(
             }
         }
     }
-    let firsts: Vec<f64> = runs.iter().filter_map(|r| r.first_failure_pct).collect();
     let failed: usize = runs.iter().map(|r| r.failed).sum();
-    if firsts.is_empty() {
-        let _ = writeln!(s, "\nNo pod failed.");
-    } else {
-        let mean = firsts.iter().sum::<f64>() / firsts.len() as f64;
-        let lo = firsts.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = firsts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let never: usize = runs.iter().map(|r| r.never_fit).sum();
+    let per_seed = |n: usize| n as f64 / runs.len().max(1) as f64;
+    match spread(runs.iter().filter_map(|r| r.first_failure_pct)) {
+        None => {
+            let _ = writeln!(s, "\nNo pod failed.");
+        }
+        Some((mean, lo, hi, n)) => {
+            let _ = writeln!(
+                s,
+                "\nFirst failure at {mean:.2}% arrived GPU demand (mean of {n} seeds; {lo:.2}–{hi:.2}); {:.1} failed pods per seed, {:.1} of them too big for the empty cluster.",
+                per_seed(failed),
+                per_seed(never)
+            );
+        }
+    }
+    if let Some((mean, lo, hi, n)) = spread(runs.iter().filter_map(|r| r.first_shortfall_pct)) {
         let _ = writeln!(
             s,
-            "\nFirst failure at {mean:.2}% arrived GPU demand (mean of {} seeds; {lo:.2}–{hi:.2}); {:.1} failed pods per seed.",
-            firsts.len(),
-            failed as f64 / runs.len().max(1) as f64
+            "First shortfall (a failed pod that fits the empty cluster) at {mean:.2}% (mean of {n} seeds; {lo:.2}–{hi:.2})."
         );
     }
     s
+}
+
+/// Mean, min, max and count of some values, if there are any.
+fn spread(values: impl Iterator<Item = f64>) -> Option<(f64, f64, f64, usize)> {
+    let v: Vec<f64> = values.collect();
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64, lo, hi, v.len()))
 }
 
 fn mean_rows(rows: &[(u64, Curves)], metric: fn(&Curves) -> &Vec<Option<f64>>) -> Vec<Option<f64>> {

@@ -22,6 +22,9 @@ pub struct Workload {
     pub pods: Vec<OpenbPod>,
     pub mix: TaskMix,
     pub total_gpus: u64,
+    /// Per pod in the list: whether it fits on the empty cluster. A pod that never fits (say
+    /// 120 cores asked of 96-core nodes) fails under every policy, so it says nothing about one.
+    pub fits_empty: Vec<bool>,
 }
 
 impl Workload {
@@ -37,7 +40,9 @@ impl Workload {
         let total_gpus = node_rows.iter().map(|n| u64::from(n.gpus)).sum();
         let mix = TaskMix::typical(pods.iter().map(OpenbPod::shape), TYPICAL_COVERAGE_PCT);
         let node_names = node_rows.iter().map(|n| n.name.clone()).collect();
-        Workload { name, node_names, nodes, pods, mix, total_gpus }
+        let mut empty = Placer::new(&nodes, Policy::Classic, &TaskMix::default(), 0);
+        let fits_empty = pods.iter().map(|p| !empty.best_nodes(&p.resources()).is_empty()).collect();
+        Workload { name, node_names, nodes, pods, mix, total_gpus, fits_empty }
     }
 
     pub fn capacity_milli(&self) -> u64 {
@@ -79,6 +84,10 @@ pub struct SeedRun {
     pub failed: usize,
     /// Arrived GPU demand, in percent of capacity, when the first pod failed.
     pub first_failure_pct: Option<f64>,
+    /// The same for the first failed pod that fits on the empty cluster: the first real shortfall.
+    pub first_shortfall_pct: Option<f64>,
+    /// Arrived pods that fit nowhere even on the empty cluster.
+    pub never_fit: usize,
 }
 
 /// Simulates one seed; `tick` is called after every pod (for a progress bar).
@@ -86,14 +95,19 @@ pub fn run_seed(w: &Workload, policy: Policy, ratio: f64, seed: u64, tick: &dyn 
     let arrivals = w.arrivals(ratio, seed);
     let mut placer = Placer::new(&w.nodes, policy, &w.mix, policy_seed(seed));
     let mut observations = Vec::with_capacity(arrivals.len());
-    let (mut arrived, mut failed, mut first_failure_pct) = (0u64, 0usize, None);
+    let (mut arrived, mut failed, mut never_fit) = (0u64, 0usize, 0usize);
+    let (mut first_failure_pct, mut first_shortfall_pct) = (None, None);
     for a in &arrivals {
         let pod = &w.pods[a.pod];
         arrived += pod.total_gpu_milli();
         if placer.place(&pod.resources()).is_none() {
             failed += 1;
-            if first_failure_pct.is_none() {
-                first_failure_pct = Some(100.0 * arrived as f64 / w.capacity_milli().max(1) as f64);
+            let pct = 100.0 * arrived as f64 / w.capacity_milli().max(1) as f64;
+            first_failure_pct = first_failure_pct.or(Some(pct));
+            if w.fits_empty[a.pod] {
+                first_shortfall_pct = first_shortfall_pct.or(Some(pct));
+            } else {
+                never_fit += 1;
             }
         }
         observations.push(Observation {
@@ -104,5 +118,5 @@ pub fn run_seed(w: &Workload, policy: Policy, ratio: f64, seed: u64, tick: &dyn 
         });
         tick();
     }
-    SeedRun { seed, observations, failed, first_failure_pct }
+    SeedRun { seed, observations, failed, first_failure_pct, first_shortfall_pct, never_fit }
 }

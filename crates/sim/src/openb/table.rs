@@ -28,8 +28,11 @@ pub fn run(args: &TableArgs) -> anyhow::Result<()> {
     workloads.sort();
     let mut s = String::new();
     let _ = writeln!(s, "GPU allocation % at {}% arrived GPU demand, mean of seeds.\n", args.at);
-    let _ = writeln!(s, "| workload | policy | ours | authors | Δ | Δ vs authors' FGD | first failure % (ours) |");
-    let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- |");
+    let _ = writeln!(
+        s,
+        "| workload | policy | ours | authors | Δ | Δ vs authors' FGD | first failure % | first shortfall % |"
+    );
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- |");
     for wdir in workloads {
         let workload = wdir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         for policy in ORDER {
@@ -43,15 +46,18 @@ pub fn run(args: &TableArgs) -> anyhow::Result<()> {
             let fgd = get("06-FGD");
             let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
             let diff = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:+.2}", o - v));
-            let first = first_failure(&pdir.join("first_failure.csv"));
+            let failures = pdir.join("first_failure.csv");
+            let first = first_failure(&failures, "first_failure_pct");
+            let shortfall = first_failure(&failures, "first_shortfall_pct");
             let _ = writeln!(
                 s,
-                "| {} | {policy} | {o:.2} | {} | {} | {} | {} |",
+                "| {} | {policy} | {o:.2} | {} | {} | {} | {} | {} |",
                 workload.trim_start_matches("openb_pod_list_"),
                 fmt(authors),
                 diff(authors),
                 diff(fgd),
-                fmt(first)
+                fmt(first),
+                fmt(shortfall)
             );
         }
     }
@@ -64,9 +70,11 @@ fn dirs(root: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
 }
 
-/// Mean over seeds of the first-failure column, if any seed failed.
-fn first_failure(path: &std::path::Path) -> Option<f64> {
+/// Mean over seeds of one column of `first_failure.csv`, if any seed has a value there.
+fn first_failure(path: &std::path::Path, column: &str) -> Option<f64> {
     let text = std::fs::read_to_string(path).ok()?;
-    let vals: Vec<f64> = text.lines().skip(1).filter_map(|l| l.rsplit(',').next()?.parse().ok()).collect();
+    let mut lines = text.lines();
+    let col = lines.next()?.split(',').position(|h| h == column)?;
+    let vals: Vec<f64> = lines.filter_map(|l| l.split(',').nth(col)?.parse().ok()).collect();
     (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
 }
