@@ -67,6 +67,20 @@ impl GatewayError {
         e
     }
 
+    /// Usage accounting is behind: refused before any work, so nothing is metered unrecorded.
+    pub fn usage_backlog(unflushed: usize, max: usize, retry_after_s: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "usage_backlog",
+            format!(
+                "the gateway has {unflushed} usage records not yet stored (limit {max}): the database is down or slower than the request rate; retry after {retry_after_s} s"
+            ),
+        );
+        e.retry_after_s = Some(retry_after_s);
+        e
+    }
+
     pub fn upstream(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_GATEWAY, "server_error", "upstream_error", message)
     }

@@ -52,6 +52,10 @@ pub struct GatewayConfig {
     pub cold_start_timeout: Duration,
     /// The digest of the admin token, which may call the gateway as the `default` tenant.
     pub admin_sha256: Option<String>,
+    /// Usage records journaled but not yet in the database above which new requests are
+    /// refused (503) until the flusher catches up: with the database down or too slow, a
+    /// gateway slows its callers instead of growing without bound.
+    pub max_unflushed: usize,
 }
 
 impl GatewayConfig {
@@ -63,6 +67,8 @@ impl GatewayConfig {
             flush: Duration::from_millis(200),
             cold_start_timeout: Duration::from_secs(120),
             admin_sha256: None,
+            // ≈ 100 MB of records; 20 s of a 10,000 request/s stream.
+            max_unflushed: 200_000,
         }
     }
 }

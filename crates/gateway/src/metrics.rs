@@ -43,6 +43,7 @@ pub struct Metrics {
     pub retries: Counter,
     pub cold_starts: Counter,
     pub unflushed_usage: Gauge,
+    pub backlog_refusals: Counter,
 }
 
 impl Metrics {
@@ -57,6 +58,7 @@ impl Metrics {
             retries: Counter::default(),
             cold_starts: Counter::default(),
             unflushed_usage: Gauge::default(),
+            backlog_refusals: Counter::default(),
         };
         if let Ok(mut r) = m.registry.lock() {
             r.register("requests", "Requests answered, by model, HTTP status and caller kind", m.requests.clone());
@@ -70,6 +72,11 @@ impl Metrics {
                 "usage_unflushed",
                 "Usage records journaled and not yet in the database",
                 m.unflushed_usage.clone(),
+            );
+            r.register(
+                "usage_backlog_refusals",
+                "Requests refused because too many usage records were not yet in the database",
+                m.backlog_refusals.clone(),
             );
         }
         m

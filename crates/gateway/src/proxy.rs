@@ -352,6 +352,12 @@ async fn handle(
 ) -> Result<Response, GatewayError> {
     let caller = authenticate(&gw, headers).await?;
     let mut parsed = parse(endpoint, &bytes)?;
+    let unflushed = gw.ledger.unflushed();
+    if unflushed >= gw.config.max_unflushed {
+        // Not journaled: the refusal did no work, and journaling it would grow the backlog.
+        gw.metrics.backlog_refusals.inc();
+        return Err(GatewayError::usage_backlog(unflushed, gw.config.max_unflushed, 1));
+    }
     if !caller.may_use(&parsed.model) {
         return Err(GatewayError::forbidden(
             "model_not_allowed",

@@ -67,6 +67,9 @@ async fn bind_server(
     if let Some(d) = env_ms("STRATA_USAGE_FLUSH_MS") {
         gateway.flush = d;
     }
+    if let Some(n) = std::env::var("STRATA_USAGE_BACKLOG_MAX").ok().and_then(|v| v.parse().ok()) {
+        gateway.max_unflushed = n;
+    }
     let (gw, routes) = Gateway::start(server.store(), gateway, stop.clone()).await.context("starting the gateway")?;
     server.mount(routes);
     server.mount(strata_console::router());

@@ -194,6 +194,36 @@ async fn sigkill_of_the_gateway_loses_no_completed_requests_usage() {
     assert_eq!(c.admin.usage(&q).await.unwrap().total.requests, 12);
 }
 
+#[tokio::test]
+async fn a_gateway_whose_usage_cannot_be_stored_refuses_new_requests_instead_of_growing() {
+    // No flush for ten minutes and room for five unstored records.
+    let c = Cluster::start_with_env(&[
+        ("STRATA_COLD_START_TIMEOUT_MS", "50"),
+        ("STRATA_USAGE_FLUSH_MS", "600000"),
+        ("STRATA_USAGE_BACKLOG_MAX", "5"),
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    c.admin.create_deployment(&ghost("ghost")).await.unwrap();
+    tenant(&c, "team-a").await;
+    let (_, k) = key(&c, "team-a", CreateKey::default()).await;
+    let body = chat_body("ghost", 4);
+    for _ in 0..5 {
+        let (status, _, v) = post(&http, &c.url, &k, &body).await;
+        assert_eq!((status, v["error"]["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("no_replica")));
+    }
+    for _ in 0..3 {
+        let (status, headers, v) = post(&http, &c.url, &k, &body).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+        assert_eq!(v["error"]["code"], "usage_backlog", "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("5 usage records not yet stored"), "{v}");
+        assert_eq!(headers.get("retry-after").unwrap(), "1");
+    }
+    let metrics = http.get(format!("{}/metrics", c.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("strata_gateway_usage_backlog_refusals_total 3"), "{metrics}");
+    assert!(metrics.contains("strata_gateway_usage_unflushed 5"), "{metrics}");
+}
+
 /// An agent with room for two SmolLM2 replicas.
 async fn model_cluster() -> Cluster {
     let mut c = Cluster::start_with_env(&[("STRATA_COLD_START_TIMEOUT_MS", "120000")]).await;
