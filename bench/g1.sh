@@ -96,9 +96,13 @@ PY
 echo "Strata resident memory: ${rss_start} KiB before the load, ${rss_end} KiB after; usage records metered: $metered"
 
 if [ "$SOAK_S" -gt 0 ]; then
-    echo "soak: $SOAK_S s at concurrency 8, resident memory every 30 s (KiB):"
+    echo "soak: $SOAK_S s at concurrency 8; every 30 s: resident memory (KiB), usage records not yet stored, requests refused for that backlog:"
+    gauge() { curl -s "http://127.0.0.1:$s_port/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
     end=$((SECONDS + SOAK_S))
     ( while [ $SECONDS -lt $end ]; do "$bin/g1" load "http://127.0.0.1:$s_port" "$key" 8 20000 false > /dev/null; done ) &
-    while [ $SECONDS -lt $end ]; do sleep 30; echo "  $((SOAK_S - (end - SECONDS))) s: $(rss)"; done
+    while [ $SECONDS -lt $end ]; do sleep 30; echo "  $((SOAK_S - (end - SECONDS))) s: $(rss) KiB, unstored $(gauge strata_gateway_usage_unflushed), refused $(gauge strata_gateway_usage_backlog_refusals_total)"; done
     wait %% 2>/dev/null || true
+    sleep 1
+    soaked=$("$bin/strata" usage --tenant bench -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"]["requests"])')
+    echo "usage records stored after the soak: $soaked"
 fi

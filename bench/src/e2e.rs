@@ -44,6 +44,8 @@ fn job(i: usize) -> SubmitJob {
         priority: None,
         max_retries: None,
         checkpoint_dir: None,
+        preemptible: None,
+        runtime_estimate_s: None,
         tenant: None,
         idempotency_key: None,
         node_labels: Default::default(),

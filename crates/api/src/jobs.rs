@@ -62,6 +62,12 @@ pub struct SubmitJob {
     /// Labels a node must carry to run a replica, e.g. `{"rack": "r12"}`.
     #[serde(default)]
     pub node_labels: BTreeMap<String, String>,
+    /// May the scheduler stop and requeue it to make room (default true)?
+    #[serde(default)]
+    pub preemptible: Option<bool>,
+    /// Expected run time in seconds; lets the job backfill ahead of a large waiting job.
+    #[serde(default)]
+    pub runtime_estimate_s: Option<i64>,
 }
 
 fn ranged(field: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
@@ -117,6 +123,11 @@ impl SubmitJob {
         let gpu = GpuRequest::try_from(gpu_raw as u32).map_err(|m| invalid("gpu_milli", m))?;
         let priority = ranged("priority", self.priority, 0, -1000, 1000)?;
         let max_retries = ranged("max_retries", self.max_retries, 0, 0, MAX_RETRIES)?;
+        let runtime_estimate_s = match self.runtime_estimate_s {
+            None => None,
+            // Up to a year: anything longer is not an estimate.
+            v => Some(ranged("runtime_estimate_s", v, 0, 1, 366 * 24 * 3600)? as u64),
+        };
         for (field, models) in [("gpu_models", &self.gpu_models), ("preferred_gpu_models", &self.preferred_gpu_models)]
         {
             if models.iter().any(|m| m.trim().is_empty()) {
@@ -146,6 +157,8 @@ impl SubmitJob {
             priority: priority as i32,
             max_retries: max_retries as u32,
             checkpoint_dir: self.checkpoint_dir,
+            preemptible: self.preemptible.unwrap_or(true),
+            runtime_estimate_s,
         })
     }
 }

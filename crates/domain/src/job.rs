@@ -111,6 +111,18 @@ pub struct JobSpec {
     pub max_retries: u32,
     /// Exported as `STRATA_CHECKPOINT_DIR`; a requeued gang resumes from it.
     pub checkpoint_dir: Option<String>,
+    /// Whether the scheduler may stop it (and requeue it) to make room for a higher-priority job
+    /// of its tenant or to give borrowed quota back.
+    #[serde(default = "preemptible_default")]
+    pub preemptible: bool,
+    /// How long it is expected to run, in seconds: lets it backfill ahead of a large job that
+    /// waits, and lets the large job's start time be predicted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_estimate_s: Option<u64>,
+}
+
+fn preemptible_default() -> bool {
+    true
 }
 
 /// The life of a job. `requeued` is not a state but an event: the job goes back to `pending`.

@@ -12,4 +12,9 @@ pub struct Quota {
     pub cpu_milli: Option<u64>,
     #[serde(default)]
     pub memory_mib: Option<u64>,
+    /// Guaranteed milli-GPUs per chip model (`{"H100-80GB": 16000}`). Beyond these the tenant
+    /// borrows idle chips (up to `gpu_milli`), which a tenant within its own guarantee takes
+    /// back by preemption when it needs them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub nominal_gpu_milli: std::collections::BTreeMap<String, u64>,
 }

@@ -114,3 +114,23 @@ async fn sealed_segments_left_by_a_crash_are_replayed_in_order_and_removed() {
     }
     assert_eq!(total(&store).await, (6, 6));
 }
+
+#[tokio::test]
+async fn spending_totals_follow_inserted_records_and_ignore_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("db").display())).await.unwrap();
+    let a = store.ensure_tenant("a", 0).await.unwrap().id.0;
+    let b = store.ensure_tenant("b", 0).await.unwrap().id.0;
+    let batch: Vec<UsageRecord> =
+        (0..1200).map(|i| record(&format!("r{i}"), if i % 3 == 0 { b } else { a }, 5)).collect();
+    assert_eq!(store.insert_usage(&batch).await.unwrap(), 1200);
+    // The same records again (a journal replayed after a crash), and two new ones.
+    let mut again = batch.clone();
+    again.push(record("new-1", a, 100));
+    again.push(record("new-2", b, 1000));
+    assert_eq!(store.insert_usage(&again).await.unwrap(), 2);
+    let mut by_tenant = store.spend_by_tenant(&[a, b]).await.unwrap();
+    by_tenant.sort();
+    assert_eq!(by_tenant, vec![(a, 800 * 5 + 100), (b, 400 * 5 + 1000)]);
+    assert_eq!(store.spend_by_key(&[7, 8]).await.unwrap(), vec![(7, 1200 * 5 + 1100)]);
+}

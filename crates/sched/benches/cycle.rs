@@ -18,7 +18,7 @@ fn main() {
             ..job(i, [250, 500, 1000, 2000, 4000, 8000][i as usize % 6])
         })
         .collect();
-    let input = SchedInput { nodes, pending, tenants: vec![], now_ms: 0, seed: 0 };
+    let input = SchedInput { nodes, pending, tenants: vec![], running: vec![], now_ms: 0, seed: 0 };
     let runs = 5;
     let mut best = f64::MAX;
     let mut last = None;

@@ -3,9 +3,9 @@
 //! Chip models are interned to small integers once per cycle, so that checking "is this device
 //! allowed for this job" is an array lookup instead of a string comparison in the hot loop.
 
-use crate::model::NodeView;
+use crate::model::{HeldReplica, NodeView};
 use std::collections::BTreeSet;
-use strata_domain::{GpuRequest, ReplicaResources};
+use strata_domain::{GpuRequest, NodeId, ReplicaResources};
 
 /// Milli-GPUs in one whole device.
 pub(crate) const WHOLE: u32 = 1000;
@@ -29,6 +29,7 @@ pub(crate) struct Node<'a> {
     pub models: Vec<usize>,
 }
 
+#[derive(Clone)]
 pub(crate) struct Fleet<'a> {
     /// Sorted by node id, so "first best" is the tie-break by `NodeId` ascending.
     pub nodes: Vec<Node<'a>>,
@@ -122,6 +123,37 @@ impl<'a> Fleet<'a> {
         Fleet { nodes, models }
     }
 
+    /// The position of a node in `nodes`, if it is schedulable this cycle.
+    pub fn position(&self, id: NodeId) -> Option<usize> {
+        self.nodes.binary_search_by_key(&id, |n| n.view.id).ok()
+    }
+
+    /// The chip model of a device, by node and device index.
+    pub fn model_of(&self, node: NodeId, index: u32) -> Option<&'a str> {
+        let n = &self.nodes[self.position(node)?];
+        n.device(index).map(|d| self.models[d.model])
+    }
+
+    /// Gives back what a replica holds (a stopped job's, or one placed this cycle and undone).
+    /// Replicas on nodes outside this cycle's fleet (cordoned, not ready) free nothing here.
+    pub fn release(&mut self, held: &HeldReplica) {
+        if let Some(i) = self.position(held.node) {
+            self.nodes[i].adjust(held, true);
+        }
+    }
+
+    /// Takes exactly what `held` names, if all of it is free; otherwise takes nothing.
+    pub fn take_exact(&mut self, held: &HeldReplica) -> bool {
+        let Some(i) = self.position(held.node) else { return false };
+        let node = &mut self.nodes[i];
+        let devices_free = held.gpus.iter().all(|g| node.device(g.index).is_some_and(|d| d.free >= g.milli.0));
+        if node.cpu < held.cpu_milli || node.mem < held.memory_mib || !devices_free {
+            return false;
+        }
+        node.adjust(held, false);
+        true
+    }
+
     pub fn needs<'r>(&self, res: &'r ReplicaResources) -> Needs<'r> {
         let gpu = match res.gpu_milli {
             GpuRequest::None | GpuRequest::Fraction(strata_domain::GpuMillis(0)) => Gpu::None,
@@ -143,6 +175,27 @@ impl<'a> Fleet<'a> {
 }
 
 impl Node<'_> {
+    fn device(&self, index: u32) -> Option<&Dev> {
+        self.gpus.binary_search_by_key(&index, |d| d.index).ok().map(|p| &self.gpus[p])
+    }
+
+    /// Adds (`give_back`) or subtracts what a replica holds.
+    fn adjust(&mut self, held: &HeldReplica, give_back: bool) {
+        if give_back {
+            self.cpu += held.cpu_milli;
+            self.mem += held.memory_mib;
+        } else {
+            self.cpu = self.cpu.saturating_sub(held.cpu_milli);
+            self.mem = self.mem.saturating_sub(held.memory_mib);
+        }
+        for g in &held.gpus {
+            if let Ok(p) = self.gpus.binary_search_by_key(&g.index, |d| d.index) {
+                let d = &mut self.gpus[p];
+                d.free = if give_back { (d.free + g.milli.0).min(WHOLE) } else { d.free.saturating_sub(g.milli.0) };
+            }
+        }
+    }
+
     /// Free milli-GPU on devices of models this job may use.
     pub fn allowed_free(&self, needs: &Needs) -> u64 {
         self.gpus.iter().filter(|d| needs.allowed[d.model]).map(|d| u64::from(d.free)).sum()

@@ -17,6 +17,8 @@
 //! for each time-sliced round which jobs run on which chip class, under Gavel's baselines or ours.
 
 mod assign;
+mod backfill;
+mod fair;
 mod fleet;
 mod frag;
 mod hetero;
@@ -25,6 +27,7 @@ mod model;
 mod place;
 mod placer;
 mod policy;
+mod preempt;
 mod quota;
 mod reason;
 mod rng;
@@ -33,8 +36,8 @@ mod strata;
 pub use hetero::{assign_round, ChipClass, HeteroPolicy, RoundInput, RoundJob, AGING_S, COST_SLACK};
 pub use mix::{TaskMix, TaskShape};
 pub use model::{
-    Decisions, GpuAssignment, GpuSlot, NodeView, PendingJob, Placement, ReplicaPlacement, SchedInput, TenantLimits,
-    Waiting,
+    Decisions, GpuAssignment, GpuSlot, HeldReplica, NodeView, PendingJob, Placement, Preemption, ReplicaPlacement,
+    RunningJob, SchedInput, TenantLimits, Waiting,
 };
 pub use place::schedule;
 pub use placer::Placer;

@@ -35,6 +35,37 @@ pub struct PendingJob {
     pub submitted_at_ms: i64,
     pub replicas: u32,
     pub resources: ReplicaResources,
+    /// How long the job is expected to run once started, when its owner said. Backfill lets a
+    /// job jump the line only if it finishes before the job it jumps is due to start.
+    #[serde(default)]
+    pub runtime_estimate_ms: Option<u64>,
+}
+
+/// What one replica of a running job holds on its node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldReplica {
+    pub node: NodeId,
+    /// The chip model of its GPUs (one model per replica); `None` without GPUs.
+    #[serde(default)]
+    pub gpu_model: Option<String>,
+    pub cpu_milli: u64,
+    pub memory_mib: u64,
+    pub gpus: Vec<GpuAssignment>,
+}
+
+/// A job holding capacity now: what preemption may take back and what backfill waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningJob {
+    pub id: JobId,
+    pub tenant: TenantId,
+    pub priority: i32,
+    /// Whether the scheduler may stop it to make room; a stopped job is requeued, not lost.
+    pub preemptible: bool,
+    /// Since when its work would be lost if stopped now: its last checkpoint, else its start.
+    pub progress_since_ms: i64,
+    /// When it is expected to finish; `None` when nobody said.
+    pub expected_end_ms: Option<i64>,
+    pub replicas: Vec<HeldReplica>,
 }
 
 /// A tenant's quota and what its running work already uses. `None` limits are unlimited;
@@ -49,6 +80,12 @@ pub struct TenantLimits {
     pub used_gpu_milli: u64,
     pub used_cpu_milli: u64,
     pub used_memory_mib: u64,
+    /// Nominal quota: milli-GPUs per chip model the tenant is guaranteed. Beyond it a tenant
+    /// borrows idle chips (up to `max_gpu_milli`), and borrowed chips are taken back, by
+    /// preemption, when a tenant within its nominal quota needs them. A model absent here is
+    /// guaranteed nothing: all of the tenant's use of it is borrowed.
+    #[serde(default)]
+    pub nominal_gpu_milli: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +93,9 @@ pub struct SchedInput {
     pub nodes: Vec<NodeView>,
     pub pending: Vec<PendingJob>,
     pub tenants: Vec<TenantLimits>,
+    /// Work holding capacity now (already subtracted from the nodes' free capacity).
+    #[serde(default)]
+    pub running: Vec<RunningJob>,
     pub now_ms: i64,
     pub seed: u64,
 }
@@ -93,4 +133,17 @@ pub struct Waiting {
 pub struct Decisions {
     pub placements: Vec<Placement>,
     pub waiting: Vec<Waiting>,
+    /// Running jobs to stop and requeue; their capacity is already counted free for the
+    /// placements above.
+    #[serde(default)]
+    pub preemptions: Vec<Preemption>,
+}
+
+/// A running job stopped to make room for a pending one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preemption {
+    pub job: JobId,
+    /// The job it makes room for.
+    pub for_job: JobId,
+    pub reason: String,
 }

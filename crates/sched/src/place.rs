@@ -4,44 +4,176 @@
 //! never blocks the jobs behind it. A gang goes on one node if any can hold it, else within one
 //! rack, else anywhere, using as few nodes as possible.
 
+use crate::backfill::Reservation;
+use crate::fair::FairOrder;
 use crate::fleet::{Fleet, Needs, Score, Taken};
-use crate::model::{Decisions, GpuAssignment, PendingJob, Placement, ReplicaPlacement, SchedInput, Waiting};
+use crate::model::{
+    Decisions, GpuAssignment, HeldReplica, PendingJob, Placement, Preemption, ReplicaPlacement, RunningJob, SchedInput,
+    Waiting,
+};
 use crate::policy::Chooser;
+use crate::preempt::{Grounds, Stops, Victims};
 use crate::quota::{Demand, Quotas};
 use crate::reason;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use strata_domain::GpuMillis;
 
-/// Decides, for every pending job, where it runs now or why it waits.
+/// Decides, for every pending job, where it runs now or why it waits, and which running jobs
+/// to stop to make room.
 pub fn schedule(input: &SchedInput) -> Decisions {
     let mut fleet = Fleet::new(&input.nodes);
     let mut quotas = Quotas::new(&input.tenants);
-    let mut order: Vec<&PendingJob> = input.pending.iter().collect();
-    order.sort_by_key(|j| (Reverse(j.priority), j.submitted_at_ms, j.id));
+    let mut order = FairOrder::new(input);
+    let mut victims = Victims::new(&input.running, &input.tenants, input.now_ms);
+    let mut reservation: Option<Reservation> = None;
 
     let mut out = Decisions::default();
-    for job in order {
-        match place_job(&mut fleet, &mut quotas, job) {
-            Ok(replicas) => out.placements.push(Placement { job: job.id, replicas }),
-            Err(reason) => out.waiting.push(Waiting { job: job.id, reason }),
+    while let Some(job) = order.next() {
+        let demand = Demand::of(job);
+        let needs = fleet.needs(&job.resources);
+        let mut plan = None;
+        let placed = match place_job(&mut fleet, &quotas, job, &needs) {
+            Ok(replicas) => Ok(replicas),
+            Err(Refusal::Quota(reason)) => Err(reason),
+            Err(Refusal::Capacity(reason)) => {
+                plan = make_room(&mut fleet, &mut victims, job, &needs);
+                match plan.as_ref() {
+                    Some(_) => place_gang(&mut fleet, &needs, job.replicas).map_err(|_| reason),
+                    None => Err(reason),
+                }
+            }
+        };
+        let placed = placed.and_then(|replicas| {
+            let held = held_by(&fleet, &needs, &replicas);
+            let admitted = reservation.as_mut().is_none_or(|r| r.admits(job, input.now_ms, &held));
+            match reservation.as_ref() {
+                Some(r) if !admitted => {
+                    for h in &held {
+                        fleet.release(h);
+                    }
+                    Err(format!(
+                        "fits now, but starting it would delay job {} (first in line, due to start at about {}); a runtime estimate that ends by then lets it backfill",
+                        r.job, clock(r.start_ms)
+                    ))
+                }
+                _ => Ok((replicas, held)),
+            }
+        });
+        match placed {
+            Ok((replicas, held)) => {
+                if let Some(plan) = plan.take() {
+                    for &(v, grounds) in &plan.victims {
+                        let r = victims.job(v);
+                        let d = Demand::held(r);
+                        quotas.release(r.tenant, &d);
+                        order.release(r.tenant, &d);
+                        if let Some(res) = reservation.as_mut() {
+                            res.stopped(r);
+                        }
+                        let reason = preemption_reason(&victims, r, job, grounds);
+                        out.preemptions.push(Preemption { job: r.id, for_job: job.id, reason });
+                    }
+                }
+                quotas.charge(job.tenant, &demand);
+                order.charge(job.tenant, &demand);
+                for h in &held {
+                    if let Some(m) = h.gpu_model.as_deref().and_then(|m| fleet.models.iter().find(|x| **x == m)) {
+                        victims.charge(job.tenant, m, h.gpus.iter().map(|g| u64::from(g.milli.0)).sum());
+                    }
+                }
+                out.placements.push(Placement { job: job.id, replicas });
+            }
+            Err(reason) => {
+                if let Some(plan) = plan.take() {
+                    victims.restart(&mut fleet, &plan);
+                }
+                let reason = match reservation {
+                    None if !victims.is_empty() => {
+                        reservation = Reservation::plan(&fleet, victims.still_running().collect(), job, |f| {
+                            let needs = f.needs(&job.resources);
+                            place_gang(f, &needs, job.replicas).is_ok()
+                        });
+                        match &reservation {
+                            Some(r) => format!(
+                                "{reason}; first in line: expected to start at about {}, when running jobs end; jobs behind it start first only if they do not delay that",
+                                clock(r.start_ms)
+                            ),
+                            None => reason,
+                        }
+                    }
+                    _ => reason,
+                };
+                out.waiting.push(Waiting { job: job.id, reason });
+            }
         }
     }
     out
 }
 
-fn place_job(fleet: &mut Fleet, quotas: &mut Quotas, job: &PendingJob) -> Result<Vec<ReplicaPlacement>, String> {
+/// Why a job could not be placed: its quota (nothing to do but wait for its own work to end) or
+/// the fleet's free capacity (stopping other work, or waiting, may help).
+enum Refusal {
+    Quota(String),
+    Capacity(String),
+}
+
+fn place_job(fleet: &mut Fleet, quotas: &Quotas, job: &PendingJob, needs: &Needs) -> Result<Vec<ReplicaPlacement>, Refusal> {
     if job.replicas == 0 {
-        return Err("asks for 0 replicas; there is nothing to place".to_string());
+        return Err(Refusal::Quota("asks for 0 replicas; there is nothing to place".to_string()));
     }
     // Quota first: if the tenant may not run it, free capacity is beside the point.
-    let demand = Demand::of(job);
-    quotas.check(job.tenant, &demand)?;
-    let needs = fleet.needs(&job.resources);
-    let replicas = place_gang(fleet, &needs, job.replicas)
-        .map_err(|fits_now| reason::capacity(fleet, &needs, job.replicas, fits_now))?;
-    quotas.charge(job.tenant, &demand);
-    Ok(replicas)
+    quotas.check(job.tenant, &Demand::of(job)).map_err(Refusal::Quota)?;
+    place_gang(fleet, needs, job.replicas)
+        .map_err(|fits_now| Refusal::Capacity(reason::capacity(fleet, needs, job.replicas, fits_now)))
+}
+
+/// Stops (on `fleet`) the cheapest running jobs after which `job` fits, if any may be stopped.
+fn make_room(fleet: &mut Fleet, victims: &mut Victims, job: &PendingJob, needs: &Needs) -> Option<Stops> {
+    if victims.is_empty() {
+        return None;
+    }
+    let plan = victims.plan(fleet, job, needs, |f| {
+        let mut scratch = f.clone();
+        place_gang(&mut scratch, needs, job.replicas).is_ok()
+    })?;
+    victims.stop(fleet, &plan);
+    Some(plan)
+}
+
+fn preemption_reason(victims: &Victims, r: &RunningJob, job: &PendingJob, grounds: Grounds) -> String {
+    match grounds {
+        Grounds::Priority => format!(
+            "preempted by job {} of the same tenant (priority {} over {}); requeued",
+            job.id, job.priority, r.priority
+        ),
+        Grounds::Reclaim => format!(
+            "preempted: tenant {} was borrowing GPUs beyond its nominal quota, and tenant {} reclaimed them for job {}; requeued",
+            victims.tenant_name(r.tenant),
+            victims.tenant_name(job.tenant),
+            job.id
+        ),
+    }
+}
+
+/// A time of day in UTC, `HH:MM UTC`: enough for a person reading a reason.
+fn clock(ms: i64) -> String {
+    let minutes = ms.div_euclid(60_000).rem_euclid(24 * 60);
+    format!("{:02}:{:02} UTC", minutes / 60, minutes % 60)
+}
+
+/// What each replica of a placement holds, as a running job would report it.
+fn held_by(fleet: &Fleet, needs: &Needs, replicas: &[ReplicaPlacement]) -> Vec<HeldReplica> {
+    replicas
+        .iter()
+        .map(|r| HeldReplica {
+            node: r.node,
+            gpu_model: r.gpus.first().and_then(|g| fleet.model_of(r.node, g.index)).map(str::to_string),
+            cpu_milli: needs.cpu,
+            memory_mib: needs.mem,
+            gpus: r.gpus.clone(),
+        })
+        .collect()
 }
 
 /// Where a gang goes: (position in `Fleet::nodes`, replicas on it), in rank order.

@@ -1,7 +1,7 @@
 //! Per-tenant quotas, charged as jobs are placed within one cycle so that two jobs of the same
 //! tenant in the same cycle cannot together overshoot a limit that each alone respects.
 
-use crate::model::{PendingJob, TenantLimits};
+use crate::model::{PendingJob, RunningJob, TenantLimits};
 use std::collections::BTreeMap;
 use strata_domain::TenantId;
 
@@ -22,6 +22,16 @@ impl Demand {
             cpu: r.saturating_mul(res.cpu_milli.0),
             mem: r.saturating_mul(res.memory_mib.0),
         }
+    }
+
+    pub fn held(job: &RunningJob) -> Self {
+        let mut d = Demand { gpu: 0, cpu: 0, mem: 0 };
+        for r in &job.replicas {
+            d.gpu += r.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
+            d.cpu += r.cpu_milli;
+            d.mem += r.memory_mib;
+        }
+        d
     }
 }
 
@@ -72,6 +82,15 @@ impl<'a> Quotas<'a> {
             }
         }
         Ok(())
+    }
+
+    /// What a running job gives back when it is stopped.
+    pub fn release(&mut self, tenant: TenantId, demand: &Demand) {
+        if let Some(u) = self.by_tenant.get_mut(&tenant) {
+            u.gpu = u.gpu.saturating_sub(demand.gpu);
+            u.cpu = u.cpu.saturating_sub(demand.cpu);
+            u.mem = u.mem.saturating_sub(demand.mem);
+        }
     }
 
     pub fn charge(&mut self, tenant: TenantId, demand: &Demand) {

@@ -137,7 +137,7 @@ fn schedule_and_the_placer_agree_on_single_replicas() {
     let mut placer = Placer::new(&nodes, Policy::Classic, &TaskMix::default(), 0);
     for m in [250, 500, 1000, 2000] {
         let pending = vec![job(1, m)];
-        let input = SchedInput { nodes: nodes.clone(), pending, tenants: vec![], now_ms: 0, seed: 0 };
+        let input = SchedInput { nodes: nodes.clone(), pending, tenants: vec![], running: vec![], now_ms: 0, seed: 0 };
         let decided = schedule(&input).placements.remove(0).replicas.remove(0);
         let mut fresh = Placer::new(&nodes, Policy::Classic, &TaskMix::default(), 0);
         assert_eq!(fresh.place(&job(1, m).resources), Some(decided));

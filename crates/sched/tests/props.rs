@@ -42,6 +42,7 @@ fn arb_job() -> impl Strategy<Value = PendingJob> {
                     preferred_gpu_models: names(pref),
                     node_labels: Default::default(),
                 },
+                runtime_estimate_ms: None,
             }
         })
 }
@@ -62,6 +63,7 @@ fn arb_tenant(id: i64) -> impl Strategy<Value = TenantLimits> {
             used_gpu_milli: ug,
             used_cpu_milli: uc,
             used_memory_mib: um,
+            nominal_gpu_milli: Default::default(),
         })
 }
 
@@ -99,6 +101,7 @@ fn arb_input() -> impl Strategy<Value = SchedInput> {
             pending: jobs.into_iter().enumerate().map(|(i, j)| PendingJob { id: JobId(i as i64 + 1), ..j }).collect(),
             // Tenant 3 is absent: unlimited.
             tenants: vec![t1, t2],
+            running: vec![],
             now_ms: 0,
             seed: 0,
         })
@@ -242,6 +245,126 @@ proptest! {
                 let free = nodes[id].gpus.iter().find(|s| s.index == *index).map_or(0, |s| s.free.0);
                 prop_assert!(*used <= free, "{}: device {index} on node {id}: {used} > {free}", policy.name());
             }
+        }
+    }
+}
+
+/// A cycle after `first`: its placements are now running work (random priorities, tenants'
+/// nominal quotas, preemptibility), and `next` is the new queue.
+fn second_cycle(first: &SchedInput, next: Vec<PendingJob>, flags: &[(bool, i32, u64)]) -> SchedInput {
+    let d = schedule(first);
+    let jobs: BTreeMap<JobId, &PendingJob> = first.pending.iter().map(|j| (j.id, j)).collect();
+    let mut nodes = first.nodes.clone();
+    let mut running = Vec::new();
+    for (k, p) in d.placements.iter().enumerate() {
+        let job = jobs[&p.job];
+        let (preemptible, priority, age) = flags[k % flags.len()];
+        let mut replicas = Vec::new();
+        for r in &p.replicas {
+            let n = nodes.iter_mut().find(|n| n.id == r.node).unwrap();
+            n.free_cpu.0 -= job.resources.cpu_milli.0;
+            n.free_memory.0 -= job.resources.memory_mib.0;
+            let mut model = None;
+            for g in &r.gpus {
+                let slot = n.gpus.iter_mut().find(|s| s.index == g.index).unwrap();
+                slot.free.0 -= g.milli.0;
+                model = Some(slot.model.clone());
+            }
+            replicas.push(strata_sched::HeldReplica {
+                node: r.node,
+                gpu_model: model,
+                cpu_milli: job.resources.cpu_milli.0,
+                memory_mib: job.resources.memory_mib.0,
+                gpus: r.gpus.clone(),
+            });
+        }
+        running.push(strata_sched::RunningJob {
+            id: JobId(1000 + p.job.0),
+            tenant: job.tenant,
+            priority,
+            preemptible,
+            progress_since_ms: 1_000_000 - age as i64,
+            expected_end_ms: (age % 3 != 0).then_some(1_000_000 + age as i64 * 7),
+            replicas,
+        });
+    }
+    let mut tenants = first.tenants.clone();
+    for (i, t) in tenants.iter_mut().enumerate() {
+        t.nominal_gpu_milli.insert(MODELS[i % 3].to_string(), 4000);
+    }
+    let pending = next
+        .into_iter()
+        .enumerate()
+        .map(|(i, j)| PendingJob {
+            id: JobId(i as i64 + 1),
+            runtime_estimate_ms: (i % 2 == 0).then_some(i as u64 * 1000),
+            ..j
+        })
+        .collect();
+    SchedInput { nodes, pending, running, now_ms: 1_000_000, tenants, seed: 0 }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn preemption_frees_no_more_than_it_stops_and_stops_only_what_it_may(
+        first in arb_input(),
+        next in prop::collection::vec(arb_job(), 0..30),
+        flags in prop::collection::vec((any::<bool>(), 0i32..3, 0u64..10_000_000), 1..8),
+    ) {
+        let input = second_cycle(&first, next, &flags);
+        let d = schedule(&input);
+        prop_assert_eq!(&d, &schedule(&input), "not deterministic");
+        let mut seen: Vec<JobId> = d.placements.iter().map(|p| p.job).chain(d.waiting.iter().map(|w| w.job)).collect();
+        seen.sort();
+        prop_assert_eq!(seen, input.pending.iter().map(|j| j.id).collect::<Vec<_>>());
+
+        let running: BTreeMap<JobId, &strata_sched::RunningJob> = input.running.iter().map(|r| (r.id, r)).collect();
+        let pending: BTreeMap<JobId, &PendingJob> = input.pending.iter().map(|j| (j.id, j)).collect();
+        let mut stopped = BTreeSet::new();
+        for p in &d.preemptions {
+            prop_assert!(stopped.insert(p.job), "job {} stopped twice", p.job);
+            let victim = running.get(&p.job).copied();
+            prop_assert!(victim.is_some(), "stopped a job that was not running");
+            let victim = victim.unwrap();
+            prop_assert!(victim.preemptible);
+            let claimant = pending[&p.for_job];
+            prop_assert!(d.placements.iter().any(|q| q.job == claimant.id), "stopped work for a job left waiting");
+            if victim.tenant == claimant.tenant {
+                prop_assert!(victim.priority < claimant.priority);
+            } else {
+                prop_assert!(p.reason.contains("borrowing"), "{}", p.reason);
+            }
+        }
+
+        // Capacity: what keeps running plus what starts fits in what the first cycle had free.
+        let mut cpu: BTreeMap<NodeId, u64> = BTreeMap::new();
+        let mut dev: BTreeMap<(NodeId, u32), u32> = BTreeMap::new();
+        for r in input.running.iter().filter(|r| !stopped.contains(&r.id)) {
+            for h in &r.replicas {
+                *cpu.entry(h.node).or_default() += h.cpu_milli;
+                for g in &h.gpus {
+                    *dev.entry((h.node, g.index)).or_default() += g.milli.0;
+                }
+            }
+        }
+        for p in &d.placements {
+            let res = &pending[&p.job].resources;
+            for r in &p.replicas {
+                *cpu.entry(r.node).or_default() += res.cpu_milli.0;
+                for g in &r.gpus {
+                    *dev.entry((r.node, g.index)).or_default() += g.milli.0;
+                }
+            }
+        }
+        let before: BTreeMap<NodeId, &NodeView> = first.nodes.iter().map(|n| (n.id, n)).collect();
+        for (id, used) in &cpu {
+            prop_assert!(*used <= before[id].free_cpu.0, "node {id}: CPU over-committed");
+        }
+        for ((id, index), used) in &dev {
+            let free = before[id].gpus.iter().find(|s| s.index == *index).map_or(0, |s| s.free.0);
+            prop_assert!(*used <= free, "device {index} on node {id}: {used} > {free}");
         }
     }
 }

@@ -10,7 +10,7 @@ use strata_domain::{CpuMillis, GpuRequest, TenantId};
 use strata_sched::{schedule, NodeView, PendingJob, SchedInput, TenantLimits};
 
 fn input(nodes: Vec<NodeView>, pending: Vec<PendingJob>, tenants: Vec<TenantLimits>) -> SchedInput {
-    SchedInput { nodes, pending, tenants, now_ms: 0, seed: 0 }
+    SchedInput { nodes, pending, tenants, running: vec![], now_ms: 0, seed: 0 }
 }
 
 #[track_caller]

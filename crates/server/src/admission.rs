@@ -117,6 +117,8 @@ mod tests {
             priority: 0,
             max_retries: 0,
             checkpoint_dir: None,
+            preemptible: true,
+            runtime_estimate_s: None,
         }
     }
 

@@ -122,6 +122,8 @@ fn replica_job(row: &DeploymentRow, spec: &DeploymentSpec) -> NewJob {
             priority: REPLICA_PRIORITY,
             max_retries: 100,
             checkpoint_dir: None,
+            preemptible: true,
+            runtime_estimate_s: None,
         },
         idempotency_key: None,
         deployment_id: Some(row.id),

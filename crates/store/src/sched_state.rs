@@ -6,7 +6,7 @@ use crate::{from_json, Result, Store};
 use sqlx::Row;
 use std::collections::BTreeMap;
 use strata_domain::{CpuMillis, GpuMillis, JobId, MemoryMib, NodeId, Quota, TenantId};
-use strata_sched::{GpuSlot, NodeView, PendingJob, SchedInput, TenantLimits};
+use strata_sched::{GpuSlot, HeldReplica, NodeView, PendingJob, RunningJob, SchedInput, TenantLimits};
 
 /// Everything one scheduling cycle reads, plus the current reasons so unchanged ones are not
 /// rewritten.
@@ -106,6 +106,7 @@ impl Store {
                 submitted_at_ms: row.try_get("created_ms")?,
                 replicas: spec.replicas,
                 resources: spec.resources,
+                runtime_estimate_ms: spec.runtime_estimate_s.map(|s| s.saturating_mul(1000)),
             });
         }
 
@@ -135,8 +136,58 @@ impl Store {
                 used_gpu_milli: gpu,
                 used_cpu_milli: cpu,
                 used_memory_mib: memory,
+                nominal_gpu_milli: quota.nominal_gpu_milli.clone(),
             });
         }
-        Ok(SchedSnapshot { input: SchedInput { nodes: views, pending, tenants, now_ms, seed }, reasons, node_names })
+        let running = self.running_jobs(&nodes).await?;
+        let input = SchedInput { nodes: views, pending, tenants, running, now_ms, seed };
+        Ok(SchedSnapshot { input, reasons, node_names })
+    }
+
+    /// Jobs whose current attempt holds capacity, with what each replica holds. A job's work
+    /// since its attempt was placed is what preempting it would lose (agents do not report
+    /// checkpoints yet).
+    async fn running_jobs(&self, nodes: &[NodeRow]) -> Result<Vec<RunningJob>> {
+        let rows = sqlx::query(
+            "SELECT k.job_id, k.node_id, k.gpus, k.cpu_milli, k.memory_mib, k.created_ms, j.tenant_id, j.priority, j.spec \
+             FROM tasks k JOIN jobs j ON j.id = k.job_id WHERE k.state IN ('assigned', 'running') ORDER BY k.job_id, k.replica",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let models: BTreeMap<(NodeId, u32), &str> = nodes
+            .iter()
+            .flat_map(|n| n.inventory.accelerators.iter().map(move |a| ((n.id, a.index), a.model.as_str())))
+            .collect();
+        let mut running: Vec<RunningJob> = Vec::new();
+        for row in &rows {
+            let id = JobId(row.try_get("job_id")?);
+            if running.last().is_none_or(|r| r.id != id) {
+                // The spec once per job, not per replica.
+                let spec: strata_domain::JobSpec = from_json(&row.try_get::<String, _>("spec")?, "job spec")?;
+                let started: i64 = row.try_get("created_ms")?;
+                running.push(RunningJob {
+                    id,
+                    tenant: TenantId(row.try_get("tenant_id")?),
+                    priority: row.try_get::<i64, _>("priority")? as i32,
+                    preemptible: spec.preemptible,
+                    progress_since_ms: started,
+                    expected_end_ms: spec.runtime_estimate_s.map(|s| started.saturating_add(s.saturating_mul(1000) as i64)),
+                    replicas: Vec::new(),
+                });
+            }
+            let node = NodeId(row.try_get("node_id")?);
+            let gpus: Vec<strata_sched::GpuAssignment> = from_json(&row.try_get::<String, _>("gpus")?, "task gpus")?;
+            let gpu_model = gpus.first().and_then(|g| models.get(&(node, g.index))).map(|m| m.to_string());
+            if let Some(r) = running.last_mut() {
+                r.replicas.push(HeldReplica {
+                    node,
+                    gpu_model,
+                    cpu_milli: row.try_get::<i64, _>("cpu_milli")?.max(0) as u64,
+                    memory_mib: row.try_get::<i64, _>("memory_mib")?.max(0) as u64,
+                    gpus,
+                });
+            }
+        }
+        Ok(running)
     }
 }

@@ -48,6 +48,7 @@ impl Store {
         const ROWS: usize = 500;
         let mut tx = self.write.begin().await?;
         let mut inserted = 0;
+        let mut spent: std::collections::BTreeMap<(&str, i64), i64> = std::collections::BTreeMap::new();
         for chunk in records.chunks(ROWS) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|r| {
@@ -66,7 +67,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO usage_records (request_id, at_ms, tenant_id, project_id, key_id, model, deployment_id, replica, endpoint, \
                  prompt_tokens, completion_tokens, cost_pico, latency_ms, ttft_ms, status, streamed) VALUES {} \
-                 ON CONFLICT (request_id) DO NOTHING",
+                 ON CONFLICT (request_id) DO NOTHING RETURNING tenant_id, key_id, cost_pico",
                 values.join(", ")
             );
             let mut query = sqlx::query(&sql);
@@ -89,7 +90,26 @@ impl Store {
                     .bind(r.status as i64)
                     .bind(r.streamed as i64);
             }
-            inserted += query.execute(&mut *tx).await?.rows_affected();
+            // Only the rows actually inserted come back: a replayed record adds nothing twice.
+            for row in query.fetch_all(&mut *tx).await? {
+                let cost: i64 = row.try_get("cost_pico")?;
+                *spent.entry(("tenant", row.try_get::<i64, _>("tenant_id")?)).or_default() += cost;
+                if let Some(key) = row.try_get::<Option<i64>, _>("key_id")? {
+                    *spent.entry(("key", key)).or_default() += cost;
+                }
+                inserted += 1;
+            }
+        }
+        for ((scope, id), cost) in spent {
+            sqlx::query(
+                "INSERT INTO spend_totals (scope, scope_id, cost_pico) VALUES ($1, $2, $3) \
+                 ON CONFLICT (scope, scope_id) DO UPDATE SET cost_pico = spend_totals.cost_pico + excluded.cost_pico",
+            )
+            .bind(scope)
+            .bind(id)
+            .bind(cost)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(inserted)
@@ -173,28 +193,28 @@ impl Store {
 
     /// Total spending in pico-dollars per key id, for the given keys.
     pub async fn spend_by_key(&self, key_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        self.spend_by("key_id", key_ids).await
+        self.spend_by("key", key_ids).await
     }
 
     /// Total spending in pico-dollars per tenant id, for the given tenants.
     pub async fn spend_by_tenant(&self, tenant_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        self.spend_by("tenant_id", tenant_ids).await
+        self.spend_by("tenant", tenant_ids).await
     }
 
-    async fn spend_by(&self, column: &str, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    async fn spend_by(&self, scope: &str, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let placeholders: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT {column} AS id, CAST(SUM(cost_pico) AS BIGINT) AS spent FROM usage_records WHERE {column} IN ({}) GROUP BY {column}",
+                "SELECT scope_id AS id, cost_pico AS spent FROM spend_totals WHERE scope = $1 AND scope_id IN ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query(&sql).bind(scope);
             for id in chunk {
                 query = query.bind(*id);
             }
             for row in query.fetch_all(&self.read).await? {
-                out.push((row.try_get("id")?, sum(&row, "spent")?));
+                out.push((row.try_get("id")?, row.try_get("spent")?));
             }
         }
         Ok(out)

@@ -30,6 +30,8 @@ fn spec(name: &str, replicas: u32, max_retries: u32) -> JobSpec {
         priority: 0,
         max_retries,
         checkpoint_dir: None,
+        preemptible: true,
+        runtime_estimate_s: None,
     }
 }
 

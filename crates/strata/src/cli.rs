@@ -265,6 +265,30 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
     }
 }
 
+fn parse_nominal(s: &str) -> Result<(String, u64), String> {
+    match s.split_once('=') {
+        Some((model, milli)) if !model.is_empty() => milli
+            .parse()
+            .map(|m| (model.to_string(), m))
+            .map_err(|_| format!("--nominal {s:?}: {milli:?} is not a number of milli-GPUs (8000 = eight GPUs)")),
+        _ => Err(format!("--nominal {s:?} must be MODEL=MILLI, e.g. H100-80GB=16000")),
+    }
+}
+
+/// `90s`, `30m`, `2h`, `1d` or plain seconds, as whole seconds.
+fn parse_duration_s(s: &str) -> Result<i64, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = digits.parse().map_err(|_| format!("duration {s:?} must be a number with s, m, h or d, e.g. 2h"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("duration {s:?}: unknown unit {unit:?}; use s, m, h or d, e.g. 30m")),
+    };
+    Ok(n * scale)
+}
+
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Output {
     #[default]
@@ -335,6 +359,14 @@ pub struct SubmitArgs {
     pub max_retries: i64,
     #[arg(long)]
     pub checkpoint_dir: Option<String>,
+    /// Never stop this job to make room for others (by default a higher-priority job of the
+    /// same tenant, or a tenant reclaiming quota this one borrowed, may preempt it; it is requeued).
+    #[arg(long)]
+    pub not_preemptible: bool,
+    /// Expected run time (90s, 30m, 2h): lets the job start ahead of a large one that waits, if
+    /// it ends before that one could start.
+    #[arg(long, value_parser = parse_duration_s)]
+    pub runtime_estimate: Option<i64>,
     #[arg(long)]
     pub workdir: Option<String>,
     /// Environment variables, KEY=VALUE (repeatable).
@@ -441,6 +473,10 @@ pub struct TenantCreateArgs {
     /// Most milli-GPUs the tenant's running work may hold (8000 = eight GPUs).
     #[arg(long)]
     pub gpu_milli: Option<u64>,
+    /// Guaranteed milli-GPUs of one chip model, MODEL=MILLI (repeatable): `--nominal
+    /// H100-80GB=16000`. Use beyond it is borrowed and may be taken back by preemption.
+    #[arg(long = "nominal", value_parser = parse_nominal)]
+    pub nominal_gpus: Vec<(String, u64)>,
     #[arg(long)]
     pub cpu_milli: Option<u64>,
     #[arg(long)]

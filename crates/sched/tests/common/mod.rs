@@ -47,6 +47,7 @@ pub fn job(id: i64, gpu_milli: u32) -> PendingJob {
             preferred_gpu_models: Vec::new(),
             node_labels: Default::default(),
         },
+        runtime_estimate_ms: None,
     }
 }
 
@@ -60,6 +61,7 @@ pub fn tenant(id: i64, name: &str, max_gpu: Option<u64>, used_gpu: u64) -> Tenan
         used_gpu_milli: used_gpu,
         used_cpu_milli: 0,
         used_memory_mib: 0,
+        nominal_gpu_milli: Default::default(),
     }
 }
 

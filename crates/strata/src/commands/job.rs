@@ -88,6 +88,8 @@ async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         tenant: args.tenant,
         idempotency_key: None,
         node_labels: args.node_labels.into_iter().collect(),
+        preemptible: Some(!args.not_preemptible),
+        runtime_estimate_s: args.runtime_estimate,
     };
     let job = c.submit_job(&req).await?;
     print(args.conn.output, &job, |j| format!("job {} submitted ({})\n", j.id, j.state))

@@ -6,7 +6,12 @@ use strata_api::keys::{CreateKey, Limits};
 use strata_api::tenants::{CreateTenant, Quota, TenantList};
 
 fn quota(args: &TenantCreateArgs) -> Quota {
-    Quota { gpu_milli: args.gpu_milli, cpu_milli: args.cpu_milli, memory_mib: args.memory_mib }
+    Quota {
+        gpu_milli: args.gpu_milli,
+        cpu_milli: args.cpu_milli,
+        memory_mib: args.memory_mib,
+        nominal_gpu_milli: args.nominal_gpus.iter().cloned().collect(),
+    }
 }
 
 fn gateway_limits(args: &TenantCreateArgs) -> Limits {

@@ -304,6 +304,8 @@ pub fn submit(command: &[&str]) -> strata_api::jobs::SubmitJob {
         priority: None,
         max_retries: None,
         checkpoint_dir: None,
+        preemptible: None,
+        runtime_estimate_s: None,
         tenant: None,
         idempotency_key: None,
         node_labels: Default::default(),

@@ -1,0 +1,198 @@
+//! Preemption: making room for a pending job by stopping running ones, which are requeued.
+//!
+//! Who may be stopped for whom:
+//! - a lower-priority job of the same tenant — priority orders a tenant's own work; it does not
+//!   let one tenant push another aside;
+//! - a job of another tenant that is borrowing the chip model it runs on (its tenant uses more of
+//!   that model than its nominal quota), when the pending job's tenant stays within its own
+//!   nominal quota of that model — the owner reclaiming what it lent.
+//!
+//! Never a job marked not preemptible. Victims are the cheapest that make the job fit: fewest
+//! GPU-hours of work lost since their last checkpoint, then fewest CPU-hours, then the lowest
+//! priority, then the most recently started, then the highest id.
+
+use crate::fleet::{Fleet, Needs};
+use crate::model::{PendingJob, RunningJob, TenantLimits};
+use crate::quota::Demand;
+use std::collections::BTreeMap;
+use strata_domain::TenantId;
+
+/// Why a victim may be stopped; becomes its requeue reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grounds {
+    Priority,
+    Reclaim,
+}
+
+pub(crate) struct Victims<'a> {
+    running: Vec<&'a RunningJob>,
+    stopped: Vec<bool>,
+    /// Work lost if stopped now, in (milli-GPU·ms, milli-CPU·ms).
+    cost: Vec<(u128, u128)>,
+    /// Milli-GPUs in use per (tenant, chip model), running work only.
+    use_by_model: BTreeMap<(TenantId, &'a str), u64>,
+    tenants: BTreeMap<TenantId, &'a TenantLimits>,
+}
+
+/// Victims chosen for one job, not yet stopped.
+pub(crate) struct Stops {
+    pub victims: Vec<(usize, Grounds)>,
+}
+
+impl<'a> Victims<'a> {
+    pub fn new(running: &'a [RunningJob], tenants: &'a [TenantLimits], now_ms: i64) -> Self {
+        let mut running: Vec<&RunningJob> = running.iter().collect();
+        running.sort_by_key(|r| r.id);
+        let mut use_by_model: BTreeMap<(TenantId, &str), u64> = BTreeMap::new();
+        let cost = running
+            .iter()
+            .map(|r| {
+                let lost_ms = u128::try_from((now_ms - r.progress_since_ms).max(0)).unwrap_or(0);
+                let d = Demand::held(r);
+                (u128::from(d.gpu) * lost_ms, u128::from(d.cpu) * lost_ms)
+            })
+            .collect();
+        for r in &running {
+            for h in &r.replicas {
+                if let Some(model) = h.gpu_model.as_deref() {
+                    *use_by_model.entry((r.tenant, model)).or_default() +=
+                        h.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
+                }
+            }
+        }
+        let stopped = vec![false; running.len()];
+        Victims { running, stopped, cost, use_by_model, tenants: tenants.iter().map(|t| (t.tenant, t)).collect() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    pub fn job(&self, v: usize) -> &'a RunningJob {
+        self.running[v]
+    }
+
+    fn nominal(&self, tenant: TenantId, model: &str) -> u64 {
+        self.tenants.get(&tenant).and_then(|t| t.nominal_gpu_milli.get(model)).copied().unwrap_or(0)
+    }
+
+    fn used(&self, tenant: TenantId, model: &str) -> u64 {
+        self.use_by_model.get(&(tenant, model)).copied().unwrap_or(0)
+    }
+
+    /// Whether running job `v` may be stopped for `job`, and on what grounds.
+    fn grounds(&self, v: usize, job: &PendingJob, needs: &Needs) -> Option<Grounds> {
+        let r = self.running[v];
+        if self.stopped[v] || !r.preemptible {
+            return None;
+        }
+        if r.tenant == job.tenant {
+            return (r.priority < job.priority).then_some(Grounds::Priority);
+        }
+        let want = u64::from(job.replicas) * u64::from(needs.res.gpu_milli.total_milli().0);
+        let reclaimable = r.replicas.iter().filter_map(|h| h.gpu_model.as_deref()).any(|m| {
+            let lender_within = self.used(job.tenant, m) + want <= self.nominal(job.tenant, m);
+            let borrower_over = self.used(r.tenant, m) > self.nominal(r.tenant, m);
+            want > 0 && needs.res.allows_model(m) && lender_within && borrower_over
+        });
+        reclaimable.then_some(Grounds::Reclaim)
+    }
+
+    /// Eligible victims for `job`, cheapest first.
+    fn candidates(&self, job: &PendingJob, needs: &Needs) -> Vec<(usize, Grounds)> {
+        let mut c: Vec<(usize, Grounds)> =
+            (0..self.running.len()).filter_map(|v| self.grounds(v, job, needs).map(|g| (v, g))).collect();
+        c.sort_by_key(|&(v, _)| {
+            let r = self.running[v];
+            (self.cost[v], r.priority, std::cmp::Reverse(r.progress_since_ms), std::cmp::Reverse(r.id))
+        });
+        c
+    }
+
+    /// The cheapest set of victims after whose stopping `fits` holds on `fleet`, or `None`.
+    /// Takes victims cheapest first until it fits, then puts back every one (dearest first)
+    /// that turns out not to be needed.
+    pub fn plan(
+        &self,
+        fleet: &Fleet,
+        job: &PendingJob,
+        needs: &Needs,
+        fits: impl Fn(&Fleet) -> bool,
+    ) -> Option<Stops> {
+        let candidates = self.candidates(job, needs);
+        if candidates.is_empty() {
+            return None;
+        }
+        let mut scratch = fleet.clone();
+        let mut chosen = Vec::new();
+        for &(v, g) in &candidates {
+            for h in &self.running[v].replicas {
+                scratch.release(h);
+            }
+            chosen.push((v, g));
+            if fits(&scratch) {
+                break;
+            }
+        }
+        if !fits(&scratch) {
+            return None;
+        }
+        for i in (0..chosen.len()).rev() {
+            let v = chosen[i].0;
+            let mut trial = scratch.clone();
+            if self.running[v].replicas.iter().all(|h| trial.take_exact(h)) && fits(&trial) {
+                scratch = trial;
+                chosen.remove(i);
+            }
+        }
+        Some(Stops { victims: chosen })
+    }
+
+    /// Stops the plan's victims on `fleet`: their capacity is free for the rest of the cycle.
+    pub fn stop(&mut self, fleet: &mut Fleet, plan: &Stops) {
+        for &(v, _) in &plan.victims {
+            let r = self.running[v];
+            for h in &r.replicas {
+                fleet.release(h);
+                if let Some(m) = h.gpu_model.as_deref() {
+                    if let Some(u) = self.use_by_model.get_mut(&(r.tenant, m)) {
+                        *u = u.saturating_sub(h.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>());
+                    }
+                }
+            }
+            self.stopped[v] = true;
+        }
+    }
+
+    /// Undoes [`Victims::stop`] (the job the room was made for could not be placed after all).
+    pub fn restart(&mut self, fleet: &mut Fleet, plan: &Stops) {
+        for &(v, _) in &plan.victims {
+            let r = self.running[v];
+            for h in &r.replicas {
+                fleet.take_exact(h);
+                if let Some(m) = h.gpu_model.as_deref() {
+                    *self.use_by_model.entry((r.tenant, m)).or_default() +=
+                        h.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
+                }
+            }
+            self.stopped[v] = false;
+        }
+    }
+
+    /// Counts GPUs a job placed this cycle uses towards its tenant's use of their model.
+    pub fn charge(&mut self, tenant: TenantId, model: &'a str, milli: u64) {
+        *self.use_by_model.entry((tenant, model)).or_default() += milli;
+    }
+
+    /// Running jobs not stopped this cycle, in id order.
+    pub fn still_running(&self) -> impl Iterator<Item = &'a RunningJob> + '_ {
+        self.running.iter().zip(&self.stopped).filter(|(_, s)| !**s).map(|(r, _)| *r)
+    }
+
+    pub fn tenant_name(&self, t: TenantId) -> String {
+        match self.tenants.get(&t) {
+            Some(l) if !l.name.is_empty() => l.name.clone(),
+            _ => t.to_string(),
+        }
+    }
+}
