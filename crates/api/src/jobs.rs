@@ -206,7 +206,7 @@ pub struct Job {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobEvent {
     pub at_ms: i64,
-    /// `submitted`, `placed`, `started`, `requeued`, `succeeded`, `failed`, `cancelled`.
+    /// `submitted`, `placed`, `started`, `requeued`, `preempted`, `succeeded`, `failed`, `cancelled`.
     pub kind: String,
     pub message: String,
 }

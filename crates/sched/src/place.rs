@@ -118,7 +118,12 @@ enum Refusal {
     Capacity(String),
 }
 
-fn place_job(fleet: &mut Fleet, quotas: &Quotas, job: &PendingJob, needs: &Needs) -> Result<Vec<ReplicaPlacement>, Refusal> {
+fn place_job(
+    fleet: &mut Fleet,
+    quotas: &Quotas,
+    job: &PendingJob,
+    needs: &Needs,
+) -> Result<Vec<ReplicaPlacement>, Refusal> {
     if job.replicas == 0 {
         return Err(Refusal::Quota("asks for 0 replicas; there is nothing to place".to_string()));
     }

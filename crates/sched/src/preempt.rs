@@ -112,13 +112,7 @@ impl<'a> Victims<'a> {
     /// The cheapest set of victims after whose stopping `fits` holds on `fleet`, or `None`.
     /// Takes victims cheapest first until it fits, then puts back every one (dearest first)
     /// that turns out not to be needed.
-    pub fn plan(
-        &self,
-        fleet: &Fleet,
-        job: &PendingJob,
-        needs: &Needs,
-        fits: impl Fn(&Fleet) -> bool,
-    ) -> Option<Stops> {
+    pub fn plan(&self, fleet: &Fleet, job: &PendingJob, needs: &Needs, fits: impl Fn(&Fleet) -> bool) -> Option<Stops> {
         let candidates = self.candidates(job, needs);
         if candidates.is_empty() {
             return None;

@@ -44,7 +44,12 @@ fn pending(id: i64, tenant: i64, priority: i32, gpus: u32) -> PendingJob {
     PendingJob { tenant: TenantId(tenant), priority, ..job(id, gpus * 1000) }
 }
 
-fn input(nodes: Vec<NodeView>, pending: Vec<PendingJob>, running: Vec<RunningJob>, tenants: Vec<TenantLimits>) -> SchedInput {
+fn input(
+    nodes: Vec<NodeView>,
+    pending: Vec<PendingJob>,
+    running: Vec<RunningJob>,
+    tenants: Vec<TenantLimits>,
+) -> SchedInput {
     SchedInput { nodes, pending, tenants, running, now_ms: 10 * HOUR, seed: 0 }
 }
 
@@ -173,12 +178,19 @@ fn backfill_never_delays_the_first_job_in_line() {
     let d = schedule(&input(vec![h100_node(1, &[0, 1, 2, 3, 4, 5])], q, vec![r], vec![]));
     let lines = render(&d);
     assert_eq!(lines[0], "job 4 -> n1[6,7]", "{lines:#?}");
-    assert!(lines[1].starts_with("job 1 waits:") && lines[1].contains("first in line") && lines[1].contains("12:00 UTC"));
+    assert!(
+        lines[1].starts_with("job 1 waits:") && lines[1].contains("first in line") && lines[1].contains("12:00 UTC")
+    );
     assert!(lines[2].starts_with("job 2 waits:") && lines[2].contains("would delay job 1"), "{lines:#?}");
     assert!(lines[3].starts_with("job 3 waits:") && lines[3].contains("would delay job 1"), "{lines:#?}");
     // Without estimates for the running work there is nothing to protect: greedy, as before.
     let mut r = running(11, 1, 5, 1, &[0, 1, 2, 3, 4, 5], HOUR);
     r.preemptible = false;
-    let d = schedule(&input(vec![h100_node(1, &[0, 1, 2, 3, 4, 5])], vec![pending(1, 1, 0, 8), pending(2, 1, 0, 2)], vec![r], vec![]));
+    let d = schedule(&input(
+        vec![h100_node(1, &[0, 1, 2, 3, 4, 5])],
+        vec![pending(1, 1, 0, 8), pending(2, 1, 0, 2)],
+        vec![r],
+        vec![],
+    ));
     assert_eq!(render(&d)[0], "job 2 -> n1[6,7]");
 }

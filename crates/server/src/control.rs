@@ -106,6 +106,17 @@ pub async fn cycle(state: &AppState) -> anyhow::Result<()> {
     let read_ms = started.elapsed().as_millis() as u64;
     let decisions: Decisions = strata_sched::schedule(&snapshot.input);
     let decide_ms = started.elapsed().as_millis() as u64 - read_ms;
+    // Victims first: their tasks are marked stopped (agents kill them) before the jobs that
+    // take their capacity are assigned. A crash in between leaves those jobs pending, to be
+    // placed by the next cycle; nothing is lost.
+    if !decisions.preemptions.is_empty() {
+        let victims: Vec<_> = decisions.preemptions.iter().map(|p| (p.job, p.reason.clone())).collect();
+        let n = state.store.preempt_jobs(&victims, now).await?;
+        state.metrics.preemptions.inc_by(n as u64);
+        for p in &decisions.preemptions {
+            tracing::info!(job = %p.job, for_job = %p.for_job, reason = %p.reason, "preempted");
+        }
+    }
     let placements: Vec<(Placement, String)> = decisions
         .placements
         .into_iter()

@@ -27,6 +27,7 @@ pub struct Metrics {
     pub leader: Gauge,
     pub cycle_seconds: Histogram,
     pub placements: Counter,
+    pub preemptions: Counter,
     pub submitted: Counter,
 }
 
@@ -41,6 +42,7 @@ impl Metrics {
             leader: Gauge::default(),
             cycle_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
             placements: Counter::default(),
+            preemptions: Counter::default(),
             submitted: Counter::default(),
         };
         if let Ok(mut r) = m.registry.lock() {
@@ -55,6 +57,11 @@ impl Metrics {
             r.register("scheduler_leader", "1 while this server runs the scheduling loop", m.leader.clone());
             r.register("scheduler_cycle_seconds", "Duration of one scheduling cycle", m.cycle_seconds.clone());
             r.register("scheduler_placements", "Gangs placed", m.placements.clone());
+            r.register(
+                "scheduler_preemptions",
+                "Running jobs stopped and requeued to make room (priority or quota reclaim)",
+                m.preemptions.clone(),
+            );
             r.register("jobs_submitted", "Jobs accepted by the API", m.submitted.clone());
         }
         m

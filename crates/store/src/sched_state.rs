@@ -171,7 +171,9 @@ impl Store {
                     priority: row.try_get::<i64, _>("priority")? as i32,
                     preemptible: spec.preemptible,
                     progress_since_ms: started,
-                    expected_end_ms: spec.runtime_estimate_s.map(|s| started.saturating_add(s.saturating_mul(1000) as i64)),
+                    expected_end_ms: spec
+                        .runtime_estimate_s
+                        .map(|s| started.saturating_add(s.saturating_mul(1000) as i64)),
                     replicas: Vec::new(),
                 });
             }

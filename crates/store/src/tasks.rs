@@ -216,6 +216,33 @@ impl Store {
         Ok(jobs.len())
     }
 
+    /// Stops running jobs the scheduler preempted and puts them back in the queue, without
+    /// counting a failure (they did nothing wrong). Jobs no longer running are left alone.
+    /// Returns how many were requeued.
+    pub async fn preempt_jobs(&self, jobs: &[(JobId, String)], now_ms: i64) -> Result<usize> {
+        let mut tx = self.write.begin().await?;
+        let mut requeued = 0;
+        for (job, reason) in jobs {
+            let updated = sqlx::query(
+                "UPDATE jobs SET state = 'pending', reason = $1, updated_ms = $2 WHERE id = $3 AND state = 'running'",
+            )
+            .bind(reason)
+            .bind(now_ms)
+            .bind(job.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                continue;
+            }
+            stop_active_tasks(&mut tx, *job, "preempted", now_ms).await?;
+            insert_event(&mut tx, *job, now_ms, "preempted", reason).await?;
+            requeued += 1;
+        }
+        tx.commit().await?;
+        Ok(requeued)
+    }
+
     /// Moves every job with a task on `node` back to the queue without counting a failure
     /// (the operator drained the node; the work did nothing wrong).
     pub async fn evict_node(&self, node: NodeId, now_ms: i64) -> Result<usize> {

@@ -498,3 +498,20 @@ pub struct TenantNameArgs {
     pub conn: Conn,
     pub name: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_nominal_quotas_parse_or_say_how_to_write_them() {
+        assert_eq!(parse_duration_s("90"), Ok(90));
+        assert_eq!(parse_duration_s("30m"), Ok(1800));
+        assert_eq!(parse_duration_s("2h"), Ok(7200));
+        assert!(parse_duration_s("2w").unwrap_err().contains("use s, m, h or d"));
+        assert!(parse_duration_s("h").unwrap_err().contains("e.g. 2h"));
+        assert_eq!(parse_nominal("H100-80GB=16000"), Ok(("H100-80GB".into(), 16000)));
+        assert!(parse_nominal("H100").unwrap_err().contains("MODEL=MILLI"));
+        assert!(parse_nominal("H100=eight").unwrap_err().contains("not a number"));
+    }
+}

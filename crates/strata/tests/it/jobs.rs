@@ -175,3 +175,42 @@ async fn restarted_agent_reports_its_old_tasks_lost_and_they_run_again() {
     );
     c.admin.cancel_job(id).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_higher_priority_job_preempts_a_running_one_which_is_requeued_and_runs_again() {
+    let mut c = Cluster::start().await;
+    c.add_agent("solo", "1xT4", &[]).await;
+    let mut low = submit(&["sh", "-c", "echo attempt $STRATA_ATTEMPT; sleep 60"]);
+    low.gpu_milli = Some(1000);
+    let low = c.admin.submit_job(&low).await.unwrap().id.0;
+    let admin = c.admin.clone();
+    let running = move |id: i64, attempt: u32| {
+        let a = admin.clone();
+        async move {
+            a.job(id)
+                .await
+                .ok()
+                .filter(|j| j.attempt == attempt && j.tasks.iter().any(|t| t.state == TaskState::Running))
+        }
+    };
+    wait_for("the low-priority job running", Duration::from_secs(20), || running(low, 1)).await;
+
+    let mut high = submit(&["echo", "urgent"]);
+    high.gpu_milli = Some(1000);
+    high.priority = Some(5);
+    let high = c.admin.submit_job(&high).await.unwrap().id.0;
+    let done = wait_done(&c.admin, high, Duration::from_secs(30)).await;
+    assert_eq!(done.state, JobState::Succeeded, "{}", c.logs());
+
+    // The preempted job went back to the queue, not to failed, and starts again afterwards.
+    let again = wait_for("the preempted job running again", Duration::from_secs(30), || running(low, 2)).await;
+    assert_eq!(again.state, JobState::Running);
+    let events = c.admin.job_events(low).await.unwrap();
+    let preempted = events.iter().find(|e| e.kind == "preempted").expect("a preempted event");
+    assert!(preempted.message.contains(&format!("preempted by job {high}")), "{}", preempted.message);
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["submitted", "placed", "preempted", "placed"]);
+    let metrics = reqwest::get(format!("{}/metrics", c.url)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("strata_scheduler_preemptions_total 1"), "{metrics}");
+    c.admin.cancel_job(low).await.unwrap();
+}
