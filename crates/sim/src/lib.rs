@@ -8,6 +8,7 @@
 
 pub mod gavel;
 pub mod openb;
+pub mod philly;
 
 use anyhow::Result;
 
@@ -22,6 +23,8 @@ pub enum SimCommand {
     OpenbTable(openb::table::TableArgs),
     /// Gavel's heterogeneity-aware experiment: K80/P100/V100, 6-minute rounds (Narayanan et al., OSDI'20).
     Gavel(gavel::GavelArgs),
+    /// Queueing on a Philly-shaped cluster with the control plane's own scheduler (S3).
+    Philly(philly::PhillyArgs),
 }
 
 pub fn run(cmd: SimCommand) -> Result<()> {
@@ -30,5 +33,6 @@ pub fn run(cmd: SimCommand) -> Result<()> {
         SimCommand::OpenbReplay(args) => openb::replay::run(&args),
         SimCommand::OpenbTable(args) => openb::table::run(&args),
         SimCommand::Gavel(args) => gavel::run(&args),
+        SimCommand::Philly(args) => philly::run(&args),
     }
 }

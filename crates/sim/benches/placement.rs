@@ -1,0 +1,141 @@
+//! S4 (BENCHMARKS.md): how long one placement takes at ~50,000 GPUs, per job class and policy.
+//!
+//! The openb GPU nodes × 8 (9,704 nodes, 49,696 GPUs, 7 models) are filled by one seed of FGD's
+//! inflation of an openb pod list (default `gpuspec33`: shares, whole and multi-GPU, CPU-only and
+//! model-constrained pods) to `RATIO` of the GPUs, one `Placer::place` at a time; each call is
+//! timed on the wall clock and on the thread's CPU clock (which does not count the time the
+//! thread was descheduled: this machine is shared). Prints p50/p99/max per class, decisions/s and
+//! peak memory.
+//!
+//!     cargo bench -p strata-sim --bench placement
+//!     POLICIES=classic,strata RATIO=1.3 WORKLOAD=default cargo bench -p strata-sim --bench placement
+//!
+//! A measurement, not a simulation: it reads the clock, so it lives outside the simulator.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nix::time::{clock_gettime, ClockId};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+use strata_domain::GpuRequest;
+use strata_sched::{Placer, Policy};
+use strata_sim::openb::run::{policy_seed, Workload};
+use strata_sim::openb::trace::{read_nodes, read_pods, OpenbNode, OpenbPod};
+
+/// Copies of the openb GPU node list in the fleet: 1,213 × 8 nodes, 6,212 × 8 GPUs.
+const COPIES: usize = 8;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// The job class a pod belongs to, for the report.
+fn class(pod: &OpenbPod) -> &'static str {
+    match (pod.gpu, pod.gpu_spec.is_empty()) {
+        (GpuRequest::None, _) => "cpu-only",
+        (_, false) => "model-constrained",
+        (GpuRequest::Fraction(_), true) => "fractional",
+        (GpuRequest::Whole(1), true) => "1 GPU",
+        (GpuRequest::Whole(_), true) => "2-8 GPUs",
+    }
+}
+
+/// This thread's CPU time in µs.
+fn cpu_us() -> f64 {
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("the thread CPU clock");
+    t.tv_sec() as f64 * 1e6 + t.tv_nsec() as f64 / 1e3
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted.get(((sorted.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(f64::NAN)
+}
+
+/// Decision times of one class, in µs.
+#[derive(Default)]
+struct Times {
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+    failed: usize,
+}
+
+impl Times {
+    /// `p50 | p99 | max`, each as wall (CPU).
+    fn row(&mut self) -> String {
+        self.wall.sort_by(f64::total_cmp);
+        self.cpu.sort_by(f64::total_cmp);
+        let cell = |p: f64| format!("{:.1} ({:.1})", percentile(&self.wall, p), percentile(&self.cpu, p));
+        format!("{} | {} | {}", cell(0.5), cell(0.99), cell(1.0))
+    }
+}
+
+/// Peak resident memory of this process, from `/proc/self/status` (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn main() {
+    let traces = PathBuf::from(env("TRACES", concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/traces")));
+    let csv = traces.join("alibaba_openb_gpu_v2023/csv");
+    let workload = env("WORKLOAD", "gpuspec33");
+    let ratio: f64 = env("RATIO", "1.0").parse().expect("RATIO is a number, e.g. 1.0");
+    let seed: u64 = env("SEED", "42").parse().expect("SEED is a number");
+    let policies: Vec<Policy> =
+        env("POLICIES", "classic,fgd,strata").split(',').map(|p| Policy::parse(p).expect("a policy name")).collect();
+
+    let one = read_nodes(&csv.join("openb_node_list_gpu_node.csv")).expect("the openb node list");
+    let nodes: Vec<OpenbNode> = (0..COPIES)
+        .flat_map(|k| one.iter().map(move |n| OpenbNode { name: format!("{}-{k}", n.name), ..n.clone() }))
+        .collect();
+    let pods = read_pods(&csv.join(format!("openb_pod_list_{workload}.csv"))).expect("the openb pod list");
+    let w = Workload::new(workload.clone(), &nodes, pods);
+    let arrivals = w.arrivals(ratio, seed);
+    println!(
+        "S4 placement latency: {} nodes, {} GPUs; {workload}, seed {seed}, {} pods to {:.0}% of GPU capacity",
+        w.nodes.len(),
+        w.total_gpus,
+        arrivals.len(),
+        ratio * 100.0
+    );
+    println!("\nµs per decision, wall clock (CPU clock in brackets):\n");
+    println!(
+        "| policy | job class | decisions | failed | p50 | p99 | max |\n| --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for policy in policies {
+        let mut placer = Placer::new(&w.nodes, policy, &w.mix, policy_seed(seed));
+        let mut by_class: BTreeMap<&str, Times> = BTreeMap::new();
+        let start = Instant::now();
+        for a in &arrivals {
+            let pod = &w.pods[a.pod];
+            let res = pod.resources();
+            let (t, c) = (Instant::now(), cpu_us());
+            let placed = placer.place(&res).is_some();
+            let (c, t) = (cpu_us() - c, t.elapsed().as_secs_f64() * 1e6);
+            let e = by_class.entry(class(pod)).or_default();
+            e.wall.push(t);
+            e.cpu.push(c);
+            e.failed += usize::from(!placed);
+        }
+        let total = start.elapsed().as_secs_f64();
+        let mut all = Times::default();
+        for (name, mut times) in by_class {
+            let row = times.row();
+            println!("| {} | {name} | {} | {} | {row} |", policy.name(), times.wall.len(), times.failed);
+            all.wall.extend(times.wall);
+            all.cpu.extend(times.cpu);
+        }
+        println!(
+            "| {} | all: {:.0} decisions/s, allocation {:.2}% | {} | | {} |",
+            policy.name(),
+            arrivals.len() as f64 / total,
+            100.0 * placer.gpu_allocated_milli() as f64 / placer.gpu_capacity_milli() as f64,
+            all.wall.len(),
+            all.row()
+        );
+    }
+    if let Some(mib) = peak_rss_mib() {
+        println!("\npeak resident memory {mib:.0} MiB");
+    }
+}
