@@ -170,6 +170,10 @@ impl Drop for Meter {
     }
 }
 
+/// `req-` + 12 hex digits of milliseconds + 20 random ones: unique like a random id, but in time
+/// order, so the usage ledger's unique index grows at its right edge instead of touching a
+/// random page per insert (which, at millions of records, made SQLite read from disk per row).
 fn new_request_id() -> String {
-    format!("req-{:032x}", rand::random::<u128>())
+    let random = rand::random::<u128>() & ((1u128 << 80) - 1);
+    format!("req-{:012x}{random:020x}", crate::keys::now_ms().max(0) as u64 & 0xffff_ffff_ffff)
 }
