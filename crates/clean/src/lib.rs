@@ -25,6 +25,7 @@ mod gopher_repetition;
 mod language;
 mod normalize;
 mod pii;
+mod punctuation;
 mod reason;
 mod words;
 
