@@ -13,7 +13,8 @@ use crate::{ConfigError, Reason};
 #[serde(default, deny_unknown_fields)]
 pub struct LanguageFilter {
     pub languages: Vec<String>,
-    /// Smallest detector confidence (0..1) to keep a document.
+    /// A document is kept when the detector's confidence (0..1) is above this; at it, it is removed,
+    /// as datatrove's `score > language_threshold` does.
     pub min_confidence: f64,
 }
 
@@ -129,7 +130,7 @@ impl LanguageFilter {
         if !self.languages.iter().filter_map(|c| lang_of(c)).any(|l| l == info.lang()) {
             return Err(Reason::LanguageNotWanted);
         }
-        if info.confidence() < self.min_confidence {
+        if info.confidence() <= self.min_confidence {
             return Err(Reason::LanguageLowConfidence);
         }
         Ok(())
@@ -157,6 +158,10 @@ mod tests {
         assert_eq!(LanguageFilter::default().check("12345 67890 !!!"), Err(Reason::LanguageUnknown));
         let strict = LanguageFilter { min_confidence: 1.0, ..LanguageFilter::default() };
         assert_eq!(strict.check("the cat"), Err(Reason::LanguageLowConfidence));
+        // At the threshold is not above it.
+        let confidence = whatlang::detect(ENGLISH).unwrap().confidence();
+        let at = LanguageFilter { min_confidence: confidence, ..LanguageFilter::default() };
+        assert_eq!(at.check(ENGLISH), Err(Reason::LanguageLowConfidence));
     }
 
     #[test]
