@@ -276,7 +276,7 @@ impl Scan<'_> {
                     let bytes_in = doc.text.len();
                     let processed = self.stages.process(doc.text);
                     let (content, band_keys) = match (&processed.removed, self.minhasher) {
-                        (None, Some(m)) => (content_hash(&processed.text), m.band_keys(&m.signature(&processed.text))),
+                        (None, Some(m)) => (content_hash(&processed.text), m.band_keys_of(&processed.text)),
                         (None, None) => (content_hash(&processed.text), Vec::new()),
                         (Some(_), _) => (0, Vec::new()),
                     };
