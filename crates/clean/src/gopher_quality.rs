@@ -224,7 +224,8 @@ mod tests {
     fn symbol_words_are_datatrove_punctuation_only() {
         // 49 words; `§` is not in datatrove's punctuation set, so a "§" token is the 50th word,
         // while "—" is punctuation and is not.
-        let text = "Words of the story and more words to read here. ".repeat(4) + "Nine more words of them here to count it";
+        let text =
+            "Words of the story and more words to read here. ".repeat(4) + "Nine more words of them here to count it";
         check(&text, Err(Reason::GopherShortDoc));
         check(&format!("{text} §"), Ok(()));
         check(&format!("{text} —"), Err(Reason::GopherShortDoc));

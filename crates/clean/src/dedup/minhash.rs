@@ -83,11 +83,13 @@ impl MinHasher {
         // datatrove draws all the a's, then all the b's.
         let a = (0..n).map(|_| random.randint_u64(1, MERSENNE_61)).collect();
         let b = (0..n).map(|_| random.randint_u64(0, MERSENNE_61)).collect();
-        let compiled = |pattern| Regex::new(pattern).map_err(|_| ConfigError {
-            field: "minhash",
-            value: pattern.to_string(),
-            expected: "a pattern the regex crate compiles (a bug if seen)",
-        });
+        let compiled = |pattern| {
+            Regex::new(pattern).map_err(|_| ConfigError {
+                field: "minhash",
+                value: pattern.to_string(),
+                expected: "a pattern the regex crate compiles (a bug if seen)",
+            })
+        };
         Ok(Self {
             config: config.clone(),
             a,
@@ -339,7 +341,8 @@ mod tests {
         let mut dispatched = vec![u64::MAX; h.a.len()];
         permute_min(&mut dispatched, &h.a, &h.b, &hashes);
         assert_eq!(portable, dispatched);
-        let reference = |a: u64, b: u64| hashes.iter().map(|&x| (x.wrapping_mul(a).wrapping_add(b)) % MERSENNE_61).min();
+        let reference =
+            |a: u64, b: u64| hashes.iter().map(|&x| (x.wrapping_mul(a).wrapping_add(b)) % MERSENNE_61).min();
         assert_eq!(Some(portable[7]), reference(h.a[7], h.b[7]));
     }
 
