@@ -63,8 +63,11 @@ const CACHE_TOKENS: usize = 1 << 20;
 
 static SERIALS: AtomicU64 = AtomicU64::new(0);
 
+/// Token → its input rows, with the serial of the dictionary they came from.
+type TokenCache = (u64, HashMap<Box<[u8]>, Box<[u32]>, Fast>);
+
 thread_local! {
-    static CACHE: RefCell<(u64, HashMap<Box<[u8]>, Box<[u32]>, Fast>)> = RefCell::new((u64::MAX, HashMap::default()));
+    static CACHE: RefCell<TokenCache> = RefCell::new((u64::MAX, HashMap::default()));
 }
 
 impl Dictionary {
