@@ -56,7 +56,7 @@ impl FineWebQuality {
     pub fn check(&self, text: &str) -> Result<(), Reason> {
         let lines: Vec<&str> = text.split('\n').filter(|l| !l.trim().is_empty()).collect();
         if lines.is_empty() {
-            return Err(Reason::FineWebEmpty);
+            return Err(Reason::Empty);
         }
         let n_lines = lines.len() as f64;
         let punct = lines.iter().filter(|l| l.chars().next_back().is_some_and(|c| self.stop_chars.contains(c))).count();
@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn removes_empty_and_unpunctuated() {
-        check(" \n \n", Err(Reason::FineWebEmpty));
+        check(" \n \n", Err(Reason::Empty));
         check(
             "Home about us contact the team\nproducts and services for everyone here",
             Err(Reason::FineWebLinePunctRatio),

@@ -2,9 +2,11 @@
 //! implements it: word counts, mean word length, symbol ratios, bullet and ellipsis lines, alphabetic
 //! words and stop words.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
-use crate::words::{char_len, is_symbol_word, split_words};
+use crate::words::{char_len, is_symbol_word, split_words, splitlines};
 use crate::{check_fraction, ConfigError, Reason};
 
 /// Thresholds of the Gopher quality rules; defaults are datatrove's. A rule whose threshold is
@@ -29,7 +31,8 @@ pub struct GopherQuality {
     /// Smallest fraction of words holding at least one letter. (datatrove calls it
     /// `max_non_alpha_words_ratio`, but it is a lower bound on alphabetic words.)
     pub min_alpha_words_ratio: Option<f64>,
-    /// Fewest stop words a document must contain.
+    /// Fewest different stop words a document must contain (datatrove counts the set: "the the"
+    /// is one).
     pub min_stop_words: Option<usize>,
     /// The stop words (matched case-sensitively, as datatrove does).
     pub stop_words: Vec<String>,
@@ -108,7 +111,7 @@ impl GopherQuality {
                 return Err(Reason::GopherTooManyEllipsis);
             }
         }
-        let lines: Vec<&str> = text.lines().collect();
+        let lines = splitlines(text);
         let n_lines = lines.len().max(1) as f64;
         if let Some(max) = self.max_bullet_lines_ratio {
             let bullets = lines
@@ -141,8 +144,16 @@ impl GopherQuality {
             }
         }
         if let Some(min) = self.min_stop_words {
-            let stop = words.iter().filter(|w| self.stop_words.iter().any(|s| s == *w)).count();
-            if stop < min {
+            let mut present = vec![false; self.stop_words.len()];
+            for w in &words {
+                if let Some(i) = self.stop_words.iter().position(|s| s == w) {
+                    present[i] = true;
+                }
+            }
+            // A stop word listed twice in the config still counts once, as in datatrove's set.
+            let distinct: HashSet<&str> =
+                self.stop_words.iter().zip(&present).filter(|(_, &p)| p).map(|(s, _)| s.as_str()).collect();
+            if distinct.len() < min {
                 return Err(Reason::GopherNotEnoughStopWords);
             }
         }
@@ -199,6 +210,32 @@ mod tests {
     fn removes_non_alphabetic_and_stop_word_free_text() {
         check(&format!("{} {}", good(), "1234 5678 ".repeat(20)), Err(Reason::GopherBelowAlphaThreshold));
         check(&"Quick brown foxes jumping over lazy dogs daily. ".repeat(10), Err(Reason::GopherNotEnoughStopWords));
+    }
+
+    #[test]
+    fn stop_words_are_counted_once_each() {
+        // "the" five times is one stop word (datatrove intersects sets); "and" makes two.
+        let one = "Quick brown foxes jump over lazy dogs near the river bank daily. ".repeat(5);
+        check(&one, Err(Reason::GopherNotEnoughStopWords));
+        check(&format!("{one} and"), Ok(()));
+    }
+
+    #[test]
+    fn symbol_words_are_datatrove_punctuation_only() {
+        // 49 words; `§` is not in datatrove's punctuation set, so a "§" token is the 50th word,
+        // while "—" is punctuation and is not.
+        let text =
+            "Words of the story and more words to read here. ".repeat(4) + "Nine more words of them here to count it";
+        check(&text, Err(Reason::GopherShortDoc));
+        check(&format!("{text} §"), Ok(()));
+        check(&format!("{text} —"), Err(Reason::GopherShortDoc));
+    }
+
+    #[test]
+    fn lines_end_where_python_ends_them() {
+        // Carriage returns end lines too (Python's `splitlines`): 30 bullet lines of 31.
+        let text = "Intro line of the list\r".to_string() + &"- the item and one more word of it\r".repeat(30);
+        check(&text, Err(Reason::GopherTooManyBullets));
     }
 
     #[test]

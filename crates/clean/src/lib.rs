@@ -19,12 +19,15 @@
 mod c4;
 pub mod dedup;
 mod document;
+pub mod fasttext;
 mod fineweb;
 mod gopher_quality;
 mod gopher_repetition;
 mod language;
+mod language_fasttext;
 mod normalize;
 mod pii;
+mod punctuation;
 mod reason;
 mod words;
 
@@ -34,6 +37,7 @@ pub use fineweb::FineWebQuality;
 pub use gopher_quality::GopherQuality;
 pub use gopher_repetition::GopherRepetition;
 pub use language::LanguageFilter;
+pub use language_fasttext::FastTextLanguage;
 pub use normalize::{normalize, NormalizeConfig};
 pub use pii::{luhn_valid, PiiConfig, PiiCounts, PiiKind, PiiScrubber};
 pub use reason::Reason;

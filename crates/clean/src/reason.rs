@@ -29,8 +29,9 @@ pub enum Reason {
     C4LoremIpsum,
     C4CurlyBracket,
     C4TooFewSentences,
+    /// Nothing left to judge (datatrove's FineWeb and Gopher repetition filters both say `empty`).
+    Empty,
     // FineWeb.
-    FineWebEmpty,
     FineWebLinePunctRatio,
     FineWebShortLineRatio,
     FineWebCharDupRatio,
@@ -63,7 +64,7 @@ impl fmt::Display for Reason {
             Reason::C4LoremIpsum => "lorem_ipsum",
             Reason::C4CurlyBracket => "curly_bracket",
             Reason::C4TooFewSentences => "too_few_sentences",
-            Reason::FineWebEmpty => "empty",
+            Reason::Empty => "empty",
             Reason::FineWebLinePunctRatio => "line_punct_ratio",
             Reason::FineWebShortLineRatio => "short_line_ratio",
             Reason::FineWebCharDupRatio => "char_dup_ratio",

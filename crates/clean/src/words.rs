@@ -34,9 +34,33 @@ pub(crate) fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// True when every character of `word` is punctuation or a symbol (datatrove's `PUNCTUATION_SET`).
+/// True when every character of `word` is in datatrove's `PUNCTUATION_SET`. That set is a list,
+/// not a Unicode category: `•`, `§` or `→` make a word, `___` does not.
 pub(crate) fn is_symbol_word(word: &str) -> bool {
-    word.chars().all(|c| !is_word_char(c) && !c.is_whitespace())
+    word.chars().all(crate::punctuation::is_symbol)
+}
+
+/// Lines as Python's `str.splitlines()` cuts them, which is what datatrove's line rules count:
+/// at `\n`, `\r`, `\r\n`, `\v`, `\f`, `\x1c`–`\x1e`, `\x85`, U+2028 and U+2029. A break at
+/// the very end starts no further line; an empty text has no lines.
+pub(crate) fn splitlines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if matches!(c, '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{1c}'..='\u{1e}' | '\u{85}' | '\u{2028}' | '\u{2029}') {
+            lines.push(&text[start..i]);
+            start = i + c.len_utf8();
+            if c == '\r' && chars.peek().is_some_and(|&(_, next)| next == '\n') {
+                chars.next();
+                start += 1;
+            }
+        }
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
 }
 
 /// Number of characters, as Python's `len` counts a string.
@@ -63,6 +87,17 @@ mod tests {
     fn symbol_words() {
         assert!(is_symbol_word("..."));
         assert!(is_symbol_word("#"));
+        assert!(is_symbol_word("___"));
         assert!(!is_symbol_word("a1"));
+        assert!(!is_symbol_word("§"));
+        assert!(!is_symbol_word("•"));
+    }
+
+    #[test]
+    fn splits_lines_as_python_does() {
+        assert_eq!(splitlines("a\nb\r\nc\rd\u{2028}e\n"), vec!["a", "b", "c", "d", "e"]);
+        assert_eq!(splitlines("a\n\nb"), vec!["a", "", "b"]);
+        assert_eq!(splitlines("\n"), vec![""]);
+        assert!(splitlines("").is_empty());
     }
 }

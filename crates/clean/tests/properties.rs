@@ -39,7 +39,7 @@ fn dedup(docs: &[(String, String)]) -> (Vec<KeyedCluster>, Vec<KeyedCluster>) {
     let leaked: Vec<(&'static str, u128)> =
         docs.iter().map(|(id, text)| (&*Box::leak(id.clone().into_boxed_str()), content_hash(text))).collect();
     let keys: Vec<DedupKey<'static>> = leaked.iter().map(|&(id, content)| DedupKey { id, content }).collect();
-    let bands: Vec<u64> = docs.iter().flat_map(|(_, text)| hasher.band_keys(&hasher.signature(text))).collect();
+    let bands: Vec<u64> = docs.iter().flat_map(|(_, text)| hasher.band_keys_of(text)).collect();
     let keyed = |clusters: Vec<strata_clean::dedup::Cluster>| -> Vec<KeyedCluster> {
         clusters.into_iter().map(|c| (keys[c.kept], c.removed.iter().map(|&i| keys[i]).collect())).collect()
     };

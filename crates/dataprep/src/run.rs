@@ -117,8 +117,8 @@ fn run_inner(pipeline: &Pipeline, options: &RunOptions) -> Result<Report> {
     let layout = Layout { work: out.join(WORK_DIR), out };
     prepare(&layout, pipeline, &files)?;
 
-    let stages = DocStages::new(&pipeline.doc_stages)
-        .map_err(|e| config_error("stages", &format!("a PII pattern does not compile: {e}")))?;
+    let stages = DocStages::new(&pipeline.doc_stages, &pipeline.base_dir)
+        .map_err(|(path, message)| config_error(&path, &message))?;
     let minhasher = match &pipeline.minhash {
         Some(c) => Some(MinHasher::new(c).map_err(|e| config_error("stages", &e.to_string()))?),
         None => None,
@@ -276,7 +276,7 @@ impl Scan<'_> {
                     let bytes_in = doc.text.len();
                     let processed = self.stages.process(doc.text);
                     let (content, band_keys) = match (&processed.removed, self.minhasher) {
-                        (None, Some(m)) => (content_hash(&processed.text), m.band_keys(&m.signature(&processed.text))),
+                        (None, Some(m)) => (content_hash(&processed.text), m.band_keys_of(&processed.text)),
                         (None, None) => (content_hash(&processed.text), Vec::new()),
                         (Some(_), _) => (0, Vec::new()),
                     };

@@ -1,8 +1,11 @@
 //! The per-document stages, built once from the pipeline and applied to each document in turn.
 
+use std::path::Path;
+
+use strata_clean::fasttext::FastText;
 use strata_clean::{
-    normalize, C4Quality, FineWebQuality, GopherQuality, GopherRepetition, LanguageFilter, NormalizeConfig, PiiCounts,
-    PiiScrubber, Reason,
+    normalize, C4Quality, FastTextLanguage, FineWebQuality, GopherQuality, GopherRepetition, LanguageFilter,
+    NormalizeConfig, PiiCounts, PiiScrubber, Reason,
 };
 
 use crate::config::StageConfig;
@@ -15,6 +18,7 @@ enum Stage {
     C4(C4Quality),
     FineWeb(FineWebQuality),
     Language(LanguageFilter),
+    FastTextLanguage(Box<FastTextLanguage>),
     Pii(Box<PiiScrubber>),
 }
 
@@ -36,18 +40,26 @@ pub struct Processed {
 }
 
 impl DocStages {
-    /// Builds the stages; dedup stages are not document stages and are skipped here.
-    pub fn new(configs: &[StageConfig]) -> Result<Self, strata_clean::PatternError> {
+    /// Builds the stages; dedup stages are not document stages and are skipped here. A language
+    /// stage's fastText model is read here, relative to `base_dir`, so that a missing or bad
+    /// file fails before any work. Errors are (config path, message).
+    pub fn new(configs: &[StageConfig], base_dir: &Path) -> Result<Self, (String, String)> {
         let mut stages = Vec::with_capacity(configs.len());
-        for config in configs {
+        for (i, config) in configs.iter().enumerate() {
             stages.push(match config {
                 StageConfig::Normalize(c) => Stage::Normalize(c.clone()),
                 StageConfig::GopherQuality(c) => Stage::GopherQuality(c.clone()),
                 StageConfig::GopherRepetition(c) => Stage::GopherRepetition(c.clone()),
                 StageConfig::C4(c) => Stage::C4(c.clone()),
                 StageConfig::Fineweb(c) => Stage::FineWeb(c.clone()),
-                StageConfig::Language(c) => Stage::Language(c.clone()),
-                StageConfig::Pii(c) => Stage::Pii(Box::new(PiiScrubber::new(c)?)),
+                StageConfig::Language(c) => match &c.model {
+                    None => Stage::Language(c.clone()),
+                    Some(model) => Stage::FastTextLanguage(Box::new(load_fasttext(c, &base_dir.join(model), i)?)),
+                },
+                StageConfig::Pii(c) => Stage::Pii(Box::new(
+                    PiiScrubber::new(c)
+                        .map_err(|e| (format!("stages[{i}]"), format!("a PII pattern does not compile: {e}")))?,
+                )),
                 StageConfig::ExactDedup(_) | StageConfig::MinhashDedup(_) => continue,
             });
         }
@@ -68,6 +80,7 @@ impl DocStages {
                 Stage::GopherRepetition(c) => c.check(&text),
                 Stage::FineWeb(c) => c.check(&text),
                 Stage::Language(c) => c.check(&text),
+                Stage::FastTextLanguage(c) => c.check(&text),
                 Stage::C4(c) => c.apply(&text).map(|kept| text = kept),
                 Stage::Pii(scrubber) => {
                     let (scrubbed, counts) = scrubber.scrub(&text);
@@ -87,6 +100,14 @@ impl DocStages {
     }
 }
 
+/// Reads and checks a language stage's fastText model.
+fn load_fasttext(config: &LanguageFilter, path: &Path, i: usize) -> Result<FastTextLanguage, (String, String)> {
+    let at = |field: &str| format!("stages[{i}].{field}");
+    let bytes = std::fs::read(path).map_err(|e| (at("model"), format!("cannot read {}: {e}", path.display())))?;
+    let model = FastText::from_bytes(&bytes).map_err(|e| (at("model"), format!("{}: {e}", path.display())))?;
+    FastTextLanguage::new(config, model).map_err(|e| (at(e.field), e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,11 +115,14 @@ mod tests {
 
     #[test]
     fn stops_at_the_first_removal() {
-        let stages = DocStages::new(&[
-            StageConfig::Normalize(NormalizeConfig::default()),
-            StageConfig::GopherQuality(GopherQuality::default()),
-            StageConfig::Pii(PiiConfig::default()),
-        ])
+        let stages = DocStages::new(
+            &[
+                StageConfig::Normalize(NormalizeConfig::default()),
+                StageConfig::GopherQuality(GopherQuality::default()),
+                StageConfig::Pii(PiiConfig::default()),
+            ],
+            Path::new(""),
+        )
         .unwrap();
         let out = stages.process("  too   short ".into());
         assert_eq!(out.bytes_after, vec![9]);
@@ -107,10 +131,20 @@ mod tests {
 
     #[test]
     fn scrubs_and_counts() {
-        let stages = DocStages::new(&[StageConfig::Pii(PiiConfig::default())]).unwrap();
+        let stages = DocStages::new(&[StageConfig::Pii(PiiConfig::default())], Path::new("")).unwrap();
         let out = stages.process("mail a@b.org".into());
         assert_eq!(out.text, "mail <EMAIL>");
         assert_eq!(out.pii.total(), 1);
         assert_eq!(out.removed, None);
+    }
+
+    #[test]
+    fn a_missing_fasttext_model_fails_with_its_field() {
+        let c = LanguageFilter { model: Some("no-such.ftz".into()), ..LanguageFilter::default() };
+        let Err((path, message)) = DocStages::new(&[StageConfig::Language(c)], Path::new("/nonexistent")) else {
+            panic!("a missing model was accepted");
+        };
+        assert_eq!(path, "stages[0].model");
+        assert!(message.contains("no-such.ftz"), "{message}");
     }
 }

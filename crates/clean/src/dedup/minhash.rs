@@ -1,11 +1,18 @@
-//! MinHash signatures over word shingles and their LSH band keys, as datatrove computes them
-//! (simplified text, word n-grams, `(a·h + b) mod (2⁶¹ − 1)` permutations).
+//! MinHash signatures over word shingles and their LSH band keys, computed as datatrove computes
+//! them, so that the same seed gives the same signatures and the same candidate pairs: its
+//! `simplify_text`, words joined by single spaces into shingles, xxh64 of each shingle, and the
+//! permutations `((a·h + b) mod 2⁶⁴) mod (2⁶¹ − 1)` with `a` and `b` drawn by numpy's
+//! `RandomState(seed)`.
 
+use regex::Regex;
 use serde::{Deserialize, Serialize};
-use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+use xxhash_rust::xxh64::xxh64;
 
+use super::numpy_random::RandomState;
+use crate::punctuation::is_punctuation;
+use crate::words::split_words;
 use crate::ConfigError;
 
 /// MinHash parameters; defaults are datatrove's (5-word shingles, 14 bands × 8 rows = 112 hashes,
@@ -19,7 +26,8 @@ pub struct MinHashConfig {
     pub bands: usize,
     /// Hashes per band. The signature has `bands × rows` hashes.
     pub rows: usize,
-    /// Seed of the hash permutations: runs to be compared must use the same.
+    /// Seed of the hash permutations, numpy's `RandomState` seed as datatrove's `MinhashConfig`
+    /// takes it: runs to be compared must use the same.
     pub seed: u64,
 }
 
@@ -40,6 +48,13 @@ impl MinHashConfig {
                 return Err(ConfigError { field, value: value.to_string(), expected: "between 1 and 1024" });
             }
         }
+        if u32::try_from(self.seed).is_err() {
+            return Err(ConfigError {
+                field: "seed",
+                value: self.seed.to_string(),
+                expected: "below 2^32 (numpy's RandomState seeds)",
+            });
+        }
         Ok(())
     }
 }
@@ -50,71 +65,73 @@ const MERSENNE_61: u64 = (1 << 61) - 1;
 #[derive(Debug, Clone)]
 pub struct MinHasher {
     config: MinHashConfig,
-    /// Permutation `i` maps `h` to `(a[i]·h + b[i]) mod (2⁶¹ − 1)`.
+    /// Permutation `i` maps `h` to `((a[i]·h + b[i]) mod 2⁶⁴) mod (2⁶¹ − 1)`.
     a: Vec<u64>,
     b: Vec<u64>,
+    /// datatrove's `NUMBERS_PATTERN`: a number, with one decimal part, becomes `0`.
+    numbers: Regex,
+    /// Nonspacing marks (category Mn only), which datatrove drops after NFD.
+    marks: Regex,
 }
 
 impl MinHasher {
     pub fn new(config: &MinHashConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let mut state = config.seed;
-        let mut draw = |lo: u64| loop {
-            let v = splitmix64(&mut state) & MERSENNE_61;
-            if v >= lo && v < MERSENNE_61 {
-                return v;
-            }
-        };
+        // Validated: the seed fits.
+        let mut random = RandomState::new(config.seed as u32);
         let n = config.num_hashes();
-        let a = (0..n).map(|_| draw(1)).collect();
-        let b = (0..n).map(|_| draw(0)).collect();
-        Ok(Self { config: config.clone(), a, b })
+        // datatrove draws all the a's, then all the b's.
+        let a = (0..n).map(|_| random.randint_u64(1, MERSENNE_61)).collect();
+        let b = (0..n).map(|_| random.randint_u64(0, MERSENNE_61)).collect();
+        let compiled = |pattern| {
+            Regex::new(pattern).map_err(|_| ConfigError {
+                field: "minhash",
+                value: pattern.to_string(),
+                expected: "a pattern the regex crate compiles (a bug if seen)",
+            })
+        };
+        Ok(Self {
+            config: config.clone(),
+            a,
+            b,
+            numbers: compiled(r"\p{Nd}+([.,،٫⎖⎗⎘]\p{Nd}+)?")?,
+            marks: compiled(r"\p{Mn}+")?,
+        })
     }
 
     pub fn config(&self) -> &MinHashConfig {
         &self.config
     }
 
-    /// The signature: for each permutation, the smallest permuted shingle hash. A text without
-    /// words has a signature of `u64::MAX`s.
-    pub fn signature(&self, text: &str) -> Vec<u64> {
+    /// The signature: for each permutation, the smallest permuted shingle hash; `None` for a text
+    /// without words. A text of fewer words than a shingle is one shingle of all its words
+    /// (datatrove gives it no signature, so it never finds such short duplicates).
+    pub fn signature(&self, text: &str) -> Option<Vec<u64>> {
+        let simple = self.simplify(text);
+        let words = split_words(&simple);
+        if words.is_empty() {
+            return None;
+        }
+        // Shingles are the words joined by single spaces, as datatrove's `" ".join(ngram)`;
+        // joining all words once makes every shingle a slice of one string.
+        let mut joined = String::with_capacity(simple.len() + words.len());
+        let mut bounds = Vec::with_capacity(words.len());
+        for w in &words {
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            bounds.push((joined.len(), joined.len() + w.len()));
+            joined.push_str(w);
+        }
+        let n = self.config.shingle_size.min(words.len());
+        let mut hashes: Vec<u64> =
+            bounds.windows(n).map(|w| xxh64(&joined.as_bytes()[w[0].0..w[n - 1].1], 0)).collect();
+        // A repeated shingle cannot lower a minimum: permute each distinct one once.
+        hashes.sort_unstable();
+        hashes.dedup();
         let mut sig = vec![u64::MAX; self.a.len()];
-        let simple = simplify(text);
-        let mut starts = Vec::new();
-        let mut ends = Vec::new();
-        let mut in_word = false;
-        for (i, c) in simple.char_indices() {
-            match (c == ' ', in_word) {
-                (true, true) => {
-                    ends.push(i);
-                    in_word = false;
-                }
-                (false, false) => {
-                    starts.push(i);
-                    in_word = true;
-                }
-                _ => {}
-            }
-        }
-        if in_word {
-            ends.push(simple.len());
-        }
-        let n = self.config.shingle_size;
-        let count = starts.len().saturating_sub(n) + 1;
-        if starts.is_empty() {
-            return sig;
-        }
-        for i in 0..count.min(starts.len()) {
-            let last = (i + n).min(starts.len()) - 1;
-            let h = xxh3_64(&simple.as_bytes()[starts[i]..ends[last]]) % MERSENNE_61;
-            for ((s, &a), &b) in sig.iter_mut().zip(&self.a).zip(&self.b) {
-                let v = add_mod(mul_mod(a, h), b);
-                if v < *s {
-                    *s = v;
-                }
-            }
-        }
-        sig
+        permute_min(&mut sig, &self.a, &self.b, &hashes);
+        Some(sig)
     }
 
     /// One key per band: a hash of the band's rows.
@@ -128,62 +145,120 @@ impl MinHasher {
             })
             .collect()
     }
+
+    /// The band keys of `text`. A text without words has no signature; its keys come from its
+    /// bytes, so it meets only texts equal to it (which are duplicates by any measure).
+    pub fn band_keys_of(&self, text: &str) -> Vec<u64> {
+        match self.signature(text) {
+            Some(sig) => self.band_keys(&sig),
+            None => (0..self.config.bands as u64).map(|band| xxh3_64_with_seed(text.as_bytes(), !band)).collect(),
+        }
+    }
+
+    /// datatrove's `simplify_text`, in its order: lowercase; numbers to `0`; its punctuation to
+    /// spaces; whitespace runs to one space, trimmed; NFD with nonspacing marks removed.
+    fn simplify(&self, text: &str) -> String {
+        if text.is_ascii() {
+            return simplify_ascii(text);
+        }
+        let lower = text.to_lowercase();
+        let numbered = self.numbers.replace_all(&lower, "0");
+        let mut spaced = String::with_capacity(numbered.len());
+        let mut space = false;
+        for c in numbered.chars() {
+            if c.is_whitespace() || is_punctuation(c) {
+                space = true;
+            } else {
+                if space && !spaced.is_empty() {
+                    spaced.push(' ');
+                }
+                space = false;
+                spaced.push(c);
+            }
+        }
+        let decomposed: String = spaced.nfd().collect();
+        self.marks.replace_all(&decomposed, "").trim().to_string()
+    }
+}
+
+/// [`MinHasher::simplify`] for ASCII text, in one pass: every ASCII punctuation character is in
+/// datatrove's set, and there are no marks to remove.
+fn simplify_ascii(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut space) = (0, false);
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphanumeric() {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            if c.is_ascii_digit() {
+                // `\d+([.,]\d+)?` is one number.
+                i += digits(&bytes[i..]);
+                if i + 1 < bytes.len() && matches!(bytes[i], b'.' | b',') && bytes[i + 1].is_ascii_digit() {
+                    i += 1 + digits(&bytes[i + 1..]);
+                }
+                out.push('0');
+                continue;
+            }
+            out.push(c.to_ascii_lowercase() as char);
+        } else {
+            // Everything else is punctuation or whitespace (tab and newline are whitespace).
+            space = true;
+        }
+        i += 1;
+    }
+    out
+}
+
+fn digits(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|b| b.is_ascii_digit()).count()
+}
+
+/// `sig[i] = min(sig[i], min over h of permutation i of h)`, the loop every shingle goes through
+/// and most of MinHash's time. The baseline x86-64 target has no 64-bit vector multiply; where the
+/// CPU has AVX-512 (F and DQ) the same loop is compiled for it and runs several times faster.
+fn permute_min(sig: &mut [u64], a: &[u64], b: &[u64], hashes: &[u64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") {
+        // SAFETY: the features the function is compiled for were just detected on this CPU.
+        #[allow(unsafe_code)]
+        unsafe {
+            permute_min_avx512(sig, a, b, hashes)
+        };
+        return;
+    }
+    permute_min_portable(sig, a, b, hashes);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+fn permute_min_avx512(sig: &mut [u64], a: &[u64], b: &[u64], hashes: &[u64]) {
+    permute_min_portable(sig, a, b, hashes);
+}
+
+#[inline(always)]
+fn permute_min_portable(sig: &mut [u64], a: &[u64], b: &[u64], hashes: &[u64]) {
+    for &h in hashes {
+        for ((s, &a), &b) in sig.iter_mut().zip(a).zip(b) {
+            *s = (*s).min(mod_mersenne(h.wrapping_mul(a).wrapping_add(b)));
+        }
+    }
+}
+
+/// `x mod (2⁶¹ − 1)` without a division: `x = hi·2⁶¹ + lo ≡ hi + lo`.
+#[inline(always)]
+fn mod_mersenne(x: u64) -> u64 {
+    let r = (x & MERSENNE_61) + (x >> 61);
+    r.min(r.wrapping_sub(MERSENNE_61))
 }
 
 /// Estimated Jaccard similarity of two signatures: the fraction of equal positions.
 pub fn similarity(a: &[u64], b: &[u64]) -> f64 {
     let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
     equal as f64 / a.len().max(1) as f64
-}
-
-/// datatrove's `simplify_text`: lowercase, accents removed, digits to `0`, punctuation to spaces,
-/// one space between words.
-fn simplify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = false;
-    for c in text.nfd().filter(|c| !is_combining_mark(*c)) {
-        if c.is_alphanumeric() {
-            if space && !out.is_empty() {
-                out.push(' ');
-            }
-            space = false;
-            if c.is_numeric() {
-                out.push('0');
-            } else {
-                out.extend(c.to_lowercase());
-            }
-        } else {
-            space = true;
-        }
-    }
-    out
-}
-
-fn mul_mod(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
-    let r = (p as u64 & MERSENNE_61) + (p >> 61) as u64;
-    if r >= MERSENNE_61 {
-        r - MERSENNE_61
-    } else {
-        r
-    }
-}
-
-fn add_mod(a: u64, b: u64) -> u64 {
-    let r = a + b;
-    if r >= MERSENNE_61 {
-        r - MERSENNE_61
-    } else {
-        r
-    }
-}
-
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -200,39 +275,87 @@ mod tests {
 
     #[test]
     fn simplifies_like_datatrove() {
-        assert_eq!(simplify("Héllo, WORLD!! 42 times…"), "hello world 00 times");
+        // Expected strings are datatrove 0.10's `simplify_text` of the same input.
+        let h = hasher();
+        assert_eq!(
+            h.simplify("Héllo, WORLD!! 42 times… 3.14 and 1,000,000 § x_y __init__ İstanbul ΣΑΣ"),
+            "hello world 0 times 0 and 0 0 § x y init istanbul σας"
+        );
+        assert_eq!(h.simplify("  Version 3.14.15, (c) 2024-2025\tFoo_BAR\n"), "version 0 0 c 0 0 foo bar");
+        assert_eq!(simplify_ascii("a1.b 2. 3,4"), "a0 b 0 0");
+    }
+
+    #[test]
+    fn permutations_are_numpy_randomstate_draws() {
+        // datatrove: np.random.RandomState(1).randint(1, 2**61 - 1, dtype=np.uint64, size=112),
+        // then the same for the b's from 0.
+        let h = hasher();
+        assert_eq!(&h.a[..2], &[775169054918279404, 1758426461858698313]);
+        assert_eq!(h.a[111], 223865076026037746);
+        assert_eq!(&h.b[..3], &[1062448801025099917, 1324811268927594100, 1217488311597731462]);
+        assert_eq!(h.b[111], 1097409548522419201);
+    }
+
+    #[test]
+    fn signatures_equal_datatrove_ones() {
+        // MinhashDedupSignature(config=MinhashConfig(), word tokenizer `\w+|[^\w\s]+`) on the
+        // same texts: bucket 0's first values and bucket 13's last.
+        let h = hasher();
+        let sig = h.signature(TEXT).unwrap();
+        assert_eq!(&sig[..3], &[110349102305077761, 6122871382663004, 93625448101214130]);
+        assert_eq!(sig[111], 17350256350554960);
+        let five = h.signature("Two, words! 3.5 §x").unwrap();
+        assert_eq!(&five[..2], &[549146245780432140, 791206242538967614]);
     }
 
     #[test]
     fn identical_and_near_texts_agree_unrelated_do_not() {
         let h = hasher();
-        let a = h.signature(TEXT);
-        assert_eq!(a, h.signature(&TEXT.to_uppercase()));
-        let near = h.signature(&TEXT.replace("thunder", "drums"));
+        let a = h.signature(TEXT).unwrap();
+        assert_eq!(a, h.signature(&TEXT.to_uppercase()).unwrap());
+        let near = h.signature(&TEXT.replace("thunder", "drums")).unwrap();
         let far = h.signature("A completely different text about cooking pasta with garlic, oil and chili flakes.");
         assert!(similarity(&a, &near) > 0.8, "{}", similarity(&a, &near));
-        assert!(similarity(&a, &far) < 0.1);
+        assert!(similarity(&a, &far.unwrap()) < 0.1);
         let shared = h.band_keys(&a).iter().zip(h.band_keys(&near)).filter(|(x, y)| **x == *y).count();
         assert!(shared > 0);
     }
 
     #[test]
-    fn short_texts_are_one_shingle() {
+    fn short_texts_are_one_shingle_and_wordless_ones_have_none() {
         let h = hasher();
         assert_eq!(h.signature("two words"), h.signature("Two, words!"));
         assert_ne!(h.signature("two words"), h.signature("two birds"));
-        assert!(h.signature("  ...  ").iter().all(|&v| v == u64::MAX));
+        assert_eq!(h.signature("  ...  "), None);
+        // Wordless texts meet only their equals.
+        assert_eq!(h.band_keys_of("..."), h.band_keys_of("..."));
+        assert!(h.band_keys_of("...").iter().zip(h.band_keys_of("!!!")).all(|(x, y)| *x != y));
     }
 
     #[test]
-    fn mul_mod_matches_u128_reference() {
-        for (a, b) in [(MERSENNE_61 - 1, MERSENNE_61 - 1), (12345, 67890), (1 << 60, 3)] {
-            assert_eq!(u128::from(mul_mod(a, b)), u128::from(a) * u128::from(b) % u128::from(MERSENNE_61));
+    fn every_permute_loop_agrees() {
+        let h = hasher();
+        let hashes: Vec<u64> = (0..50u64).map(|i| xxh64(&i.to_le_bytes(), 0)).collect();
+        let mut portable = vec![u64::MAX; h.a.len()];
+        permute_min_portable(&mut portable, &h.a, &h.b, &hashes);
+        let mut dispatched = vec![u64::MAX; h.a.len()];
+        permute_min(&mut dispatched, &h.a, &h.b, &hashes);
+        assert_eq!(portable, dispatched);
+        let reference =
+            |a: u64, b: u64| hashes.iter().map(|&x| (x.wrapping_mul(a).wrapping_add(b)) % MERSENNE_61).min();
+        assert_eq!(Some(portable[7]), reference(h.a[7], h.b[7]));
+    }
+
+    #[test]
+    fn mod_mersenne_matches_u128_reference() {
+        for x in [0, 1, MERSENNE_61 - 1, MERSENNE_61, MERSENNE_61 + 1, u64::MAX, 12345 << 50] {
+            assert_eq!(u128::from(mod_mersenne(x)), u128::from(x) % u128::from(MERSENNE_61), "{x}");
         }
     }
 
     #[test]
-    fn rejects_zero_bands() {
+    fn rejects_zero_bands_and_wide_seeds() {
         assert!(MinHasher::new(&MinHashConfig { bands: 0, ..Default::default() }).is_err());
+        assert!(MinHasher::new(&MinHashConfig { seed: 1 << 32, ..Default::default() }).is_err());
     }
 }

@@ -11,6 +11,7 @@
 
 mod cluster;
 mod minhash;
+mod numpy_random;
 
 pub use cluster::{exact_clusters, near_clusters, Cluster, DedupKey};
 pub use minhash::{similarity, MinHashConfig, MinHasher};

@@ -1,0 +1,222 @@
+//! fastText's dictionary: known words and labels, and how a line becomes input rows (the word's
+//! own row, then its hashed character n-grams, then hashed word n-grams).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::read::Cursor;
+use super::ModelError;
+
+const EOS: &[u8] = b"</s>";
+const LABEL_PREFIX: &[u8] = b"__label__";
+
+/// The arguments tokenization needs, from the model's header.
+pub(super) struct Args {
+    pub word_ngrams: i32,
+    pub bucket: i32,
+    pub minn: i32,
+    pub maxn: i32,
+}
+
+pub(super) struct Dictionary {
+    args: Args,
+    /// Entry index by its bytes: words are `0..nwords`, labels after.
+    ids: HashMap<Vec<u8>, usize, Fast>,
+    nwords: usize,
+    pub(super) labels: Vec<String>,
+    pub(super) label_counts: Vec<i64>,
+    /// A quantized model keeps only some hashed n-gram rows: bucket → row after the words.
+    /// `None`: not pruned, every bucket has its row.
+    pruned: Option<HashMap<i32, usize, Fast>>,
+    /// Tells this dictionary's entries in the per-thread token cache from another model's.
+    serial: u64,
+}
+
+/// FNV-1a for the maps on the hot path: their keys are short and not chosen by an attacker
+/// who could profit from collisions (a slow document is the worst case), and SipHash was a
+/// fifth of the language filter's time.
+#[derive(Default)]
+pub(super) struct FnvHasher(u64);
+
+impl Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fast = BuildHasherDefault<FnvHasher>;
+
+/// Most tokens recur (Zipf), so each thread keeps the input rows of the tokens it has seen; a
+/// token's rows are always the same, and adding them in the same order keeps fastText's rounding.
+/// Bounded: cleared when full.
+const CACHE_TOKENS: usize = 1 << 20;
+
+static SERIALS: AtomicU64 = AtomicU64::new(0);
+
+/// Token → its input rows, with the serial of the dictionary they came from.
+type TokenCache = (u64, HashMap<Box<[u8]>, Box<[u32]>, Fast>);
+
+thread_local! {
+    static CACHE: RefCell<TokenCache> = RefCell::new((u64::MAX, HashMap::default()));
+}
+
+impl Dictionary {
+    pub(super) fn read(c: &mut Cursor, args: Args) -> Result<Self, ModelError> {
+        if args.bucket <= 0 && args.maxn > 0 {
+            return Err(ModelError::Invalid(0, "character n-grams without hash buckets"));
+        }
+        let (size, nwords, nlabels) = (c.len32()?, c.len32()?, c.len32()?);
+        let _tokens = c.i64()?;
+        let prune_size = c.i64()?;
+        if nwords + nlabels != size || nlabels == 0 {
+            return Err(ModelError::Invalid(0, "a dictionary whose counts disagree or that has no labels"));
+        }
+        let (mut ids, mut labels, mut label_counts) =
+            (HashMap::with_capacity_and_hasher(size, Fast::default()), Vec::new(), Vec::new());
+        for i in 0..size {
+            let word = c.cstr()?.to_vec();
+            let count = c.i64()?;
+            let kind = c.u8()?;
+            if (kind == 1) != (i >= nwords) {
+                return Err(ModelError::Invalid(0, "labels not after the words"));
+            }
+            if kind == 1 {
+                labels.push(String::from_utf8_lossy(&word).into_owned());
+                label_counts.push(count);
+            }
+            ids.insert(word, i);
+        }
+        // -1 is fastText's "not pruned"; otherwise that many (bucket, row) pairs follow.
+        let pruned = if prune_size < 0 {
+            None
+        } else {
+            let mut map = HashMap::default();
+            for _ in 0..prune_size {
+                let (bucket, row) = (c.i32()?, c.len32()?);
+                map.insert(bucket, row);
+            }
+            Some(map)
+        };
+        let serial = SERIALS.fetch_add(1, Ordering::Relaxed);
+        Ok(Self { args, ids, nwords, labels, label_counts, pruned, serial })
+    }
+
+    /// The input rows of one line: tokens cut at ASCII whitespace and NUL (bytes, as fastText
+    /// reads them), a `</s>` at the end for the newline its Python `predict` appends.
+    pub(super) fn line_ids(&self, text: &str) -> Vec<usize> {
+        let mut rows = Vec::new();
+        let mut word_hashes = Vec::new();
+        let tokens = text
+            .as_bytes()
+            .split(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c | 0))
+            .filter(|t| !t.is_empty())
+            .chain([EOS]);
+        CACHE.with_borrow_mut(|(serial, cache)| {
+            if *serial != self.serial || cache.len() >= CACHE_TOKENS {
+                cache.clear();
+                *serial = self.serial;
+            }
+            for token in tokens {
+                if let Some(cached) = cache.get(token) {
+                    rows.extend(cached.iter().map(|&r| r as usize));
+                } else {
+                    let start = rows.len();
+                    self.token_rows(token, &mut rows);
+                    cache.insert(token.into(), rows[start..].iter().map(|&r| r as u32).collect());
+                }
+                if self.args.word_ngrams > 1 && !self.is_label(token) {
+                    word_hashes.push(hash(token) as i32);
+                }
+            }
+        });
+        self.word_ngrams(&word_hashes, &mut rows);
+        rows
+    }
+
+    fn is_label(&self, token: &[u8]) -> bool {
+        match self.ids.get(token) {
+            Some(&i) => i >= self.nwords,
+            None => token.starts_with(LABEL_PREFIX),
+        }
+    }
+
+    /// One token's rows: its own if it is a known word, then its character n-grams'. Labels
+    /// (a token spelled `__label__…`) contribute nothing, as in fastText.
+    fn token_rows(&self, token: &[u8], rows: &mut Vec<usize>) {
+        if self.is_label(token) {
+            return;
+        }
+        if let Some(&i) = self.ids.get(token) {
+            rows.push(i);
+        }
+        if token != EOS {
+            self.char_ngrams(token, rows);
+        }
+    }
+
+    /// Character n-grams of `<token>` of `minn..=maxn` characters (UTF-8 aware), except the
+    /// lone `<` and `>`.
+    fn char_ngrams(&self, token: &[u8], rows: &mut Vec<usize>) {
+        if self.args.maxn <= 0 {
+            return;
+        }
+        let word: Vec<u8> = [b"<".as_slice(), token, b">"].concat();
+        let (minn, maxn) = (self.args.minn as usize, self.args.maxn as usize);
+        let continuation = |b: u8| b & 0xC0 == 0x80;
+        for i in 0..word.len() {
+            if continuation(word[i]) {
+                continue;
+            }
+            let (mut j, mut n) = (i, 1);
+            while j < word.len() && n <= maxn {
+                j += 1;
+                while j < word.len() && continuation(word[j]) {
+                    j += 1;
+                }
+                if n >= minn && !(n == 1 && (i == 0 || j == word.len())) {
+                    self.push_bucket((hash(&word[i..j]) % self.args.bucket as u32) as i32, rows);
+                }
+                n += 1;
+            }
+        }
+    }
+
+    /// Hashes of `word_ngrams` consecutive words, fastText's way (its word hashes are signed
+    /// 32-bit and widen with their sign).
+    fn word_ngrams(&self, hashes: &[i32], rows: &mut Vec<usize>) {
+        let n = self.args.word_ngrams.max(1) as usize;
+        for i in 0..hashes.len() {
+            let mut h = i64::from(hashes[i]) as u64;
+            for &next in hashes.iter().take(i + n).skip(i + 1) {
+                h = h.wrapping_mul(116_049_371).wrapping_add(i64::from(next) as u64);
+                self.push_bucket((h % self.args.bucket as u64) as i32, rows);
+            }
+        }
+    }
+
+    fn push_bucket(&self, bucket: i32, rows: &mut Vec<usize>) {
+        match &self.pruned {
+            None => rows.push(self.nwords + bucket as usize),
+            Some(map) => {
+                if let Some(&row) = map.get(&bucket) {
+                    rows.push(self.nwords + row);
+                }
+            }
+        }
+    }
+}
+
+/// FNV-1a over the bytes, each widened as a signed char (what fastText's `hash` does).
+pub(super) fn hash(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(2_166_136_261u32, |h, &b| (h ^ (b as i8 as i32 as u32)).wrapping_mul(16_777_619))
+}
