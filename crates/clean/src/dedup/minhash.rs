@@ -4,14 +4,12 @@
 //! permutations `((a·h + b) mod 2⁶⁴) mod (2⁶¹ − 1)` with `a` and `b` drawn by numpy's
 //! `RandomState(seed)`.
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 use xxhash_rust::xxh64::xxh64;
 
 use super::numpy_random::RandomState;
-use crate::punctuation::is_punctuation;
+use super::simplify::Simplifier;
 use crate::words::split_words;
 use crate::ConfigError;
 
@@ -68,10 +66,7 @@ pub struct MinHasher {
     /// Permutation `i` maps `h` to `((a[i]·h + b[i]) mod 2⁶⁴) mod (2⁶¹ − 1)`.
     a: Vec<u64>,
     b: Vec<u64>,
-    /// datatrove's `NUMBERS_PATTERN`: a number, with one decimal part, becomes `0`.
-    numbers: Regex,
-    /// Nonspacing marks (category Mn only), which datatrove drops after NFD.
-    marks: Regex,
+    simplifier: Simplifier,
 }
 
 impl MinHasher {
@@ -83,20 +78,12 @@ impl MinHasher {
         // datatrove draws all the a's, then all the b's.
         let a = (0..n).map(|_| random.randint_u64(1, MERSENNE_61)).collect();
         let b = (0..n).map(|_| random.randint_u64(0, MERSENNE_61)).collect();
-        let compiled = |pattern| {
-            Regex::new(pattern).map_err(|_| ConfigError {
-                field: "minhash",
-                value: pattern.to_string(),
-                expected: "a pattern the regex crate compiles (a bug if seen)",
-            })
-        };
-        Ok(Self {
-            config: config.clone(),
-            a,
-            b,
-            numbers: compiled(r"\p{Nd}+([.,،٫⎖⎗⎘]\p{Nd}+)?")?,
-            marks: compiled(r"\p{Mn}+")?,
-        })
+        let simplifier = Simplifier::new().map_err(|e| ConfigError {
+            field: "minhash",
+            value: e.to_string(),
+            expected: "patterns the regex crate compiles (a bug if seen)",
+        })?;
+        Ok(Self { config: config.clone(), a, b, simplifier })
     }
 
     pub fn config(&self) -> &MinHashConfig {
@@ -155,29 +142,12 @@ impl MinHasher {
         }
     }
 
-    /// datatrove's `simplify_text`, in its order: lowercase; numbers to `0`; its punctuation to
-    /// spaces; whitespace runs to one space, trimmed; NFD with nonspacing marks removed.
+    /// datatrove's `simplify_text` (see `simplify.rs`).
     fn simplify(&self, text: &str) -> String {
         if text.is_ascii() {
             return simplify_ascii(text);
         }
-        let lower = text.to_lowercase();
-        let numbered = self.numbers.replace_all(&lower, "0");
-        let mut spaced = String::with_capacity(numbered.len());
-        let mut space = false;
-        for c in numbered.chars() {
-            if c.is_whitespace() || is_punctuation(c) {
-                space = true;
-            } else {
-                if space && !spaced.is_empty() {
-                    spaced.push(' ');
-                }
-                space = false;
-                spaced.push(c);
-            }
-        }
-        let decomposed: String = spaced.nfd().collect();
-        self.marks.replace_all(&decomposed, "").trim().to_string()
+        self.simplifier.simplify(text)
     }
 }
 
