@@ -55,6 +55,25 @@ impl Pruned {
         Self { bits, before, rows }
     }
 
+    /// Appends the rows kept for `buckets`, in their order. The bitmap words are all loaded
+    /// before any is tested: independent loads overlap their cache misses, where testing each
+    /// as it came (a branch that depends on a miss) waited for them one by one.
+    pub(super) fn extend_rows(&self, buckets: &[u32], rows: &mut Vec<u32>) {
+        let mut words = [0u64; 64];
+        for chunk in buckets.chunks(64) {
+            for (w, &b) in words.iter_mut().zip(chunk) {
+                *w = self.bits[b as usize / 64];
+            }
+            for (&word, &b) in words.iter().zip(chunk) {
+                let bit = b % 64;
+                if word >> bit & 1 != 0 {
+                    let rank = self.before[b as usize / 64] + (word & ((1u64 << bit) - 1)).count_ones();
+                    rows.push(self.rows[rank as usize]);
+                }
+            }
+        }
+    }
+
     /// The row kept for `bucket` (which is below the bucket count), if any.
     #[inline]
     pub(super) fn row(&self, bucket: u32) -> Option<u32> {
@@ -89,5 +108,11 @@ mod tests {
         let got: Vec<(u32, u32)> = (0..300).filter_map(|b| p.row(b).map(|r| (b, r))).collect();
         // The later (3, 7) replaces (3, 0); -1 and 1000 are not buckets of a 300-bucket model.
         assert_eq!(got, [(3, 7), (63, 2), (64, 9), (130, 5), (200, 1)]);
+        // In bulk, in the buckets' order, more than one chunk of them.
+        let buckets: Vec<u32> = (0..150).map(|i| [200, 3, 4, 64, 130, 63][i % 6]).collect();
+        let mut rows = Vec::new();
+        p.extend_rows(&buckets, &mut rows);
+        let one_by_one: Vec<u32> = buckets.iter().filter_map(|&b| p.row(b)).collect();
+        assert_eq!((rows.len(), rows), (125, one_by_one));
     }
 }

@@ -177,6 +177,7 @@ impl Dictionary {
         word.extend_from_slice(token);
         word.push(b'>');
         let (minn, maxn) = (self.args.minn as usize, self.args.maxn as usize);
+        let mut buckets = Vec::with_capacity(word.len() * (maxn + 1 - minn.min(maxn)));
         let continuation = |b: u8| b & 0xC0 == 0x80;
         for i in 0..word.len() {
             if continuation(word[i]) {
@@ -191,10 +192,14 @@ impl Dictionary {
                     j += 1;
                 }
                 if n >= minn && !(n == 1 && (i == 0 || j == word.len())) {
-                    self.push_bucket(self.modulo.of(h), rows);
+                    buckets.push(self.modulo.of(h));
                 }
                 n += 1;
             }
+        }
+        match &self.pruned {
+            None => rows.extend(buckets.iter().map(|&b| self.nwords as u32 + b)),
+            Some(pruned) => pruned.extend_rows(&buckets, rows),
         }
     }
 
