@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::hashing::Quick;
 use crate::words::{char_len, split_words};
 use crate::{check_fraction, ConfigError, Reason};
 
@@ -136,7 +137,7 @@ fn lines(text: &str) -> Vec<&str> {
 
 /// How many elements repeat an earlier one, and how many characters those repeats hold.
 fn duplicates(elements: &[&str]) -> (usize, usize) {
-    let mut seen = HashSet::with_capacity(elements.len());
+    let mut seen: HashSet<&str, Quick> = HashSet::with_capacity_and_hasher(elements.len(), Quick::default());
     let (mut dup, mut chars) = (0, 0);
     for el in elements {
         if !seen.insert(*el) {
@@ -200,7 +201,8 @@ impl Words {
     /// ties go to the n-gram seen first, as Python's `Counter.most_common` does.
     fn top_ngram_chars(&self, n: usize) -> usize {
         let hashes = self.ngram_hashes(n);
-        let mut counts: HashMap<u64, (usize, usize)> = HashMap::with_capacity(hashes.len());
+        let mut counts: HashMap<u64, (usize, usize), Quick> =
+            HashMap::with_capacity_and_hasher(hashes.len(), Quick::default());
         for (i, h) in hashes.iter().enumerate() {
             counts.entry(*h).or_insert((0, i)).0 += 1;
         }
@@ -212,7 +214,7 @@ impl Words {
     /// repeat skips its whole n-gram so overlapping repeats are not counted twice.
     fn repeated_ngram_chars(&self, n: usize) -> usize {
         let hashes = self.ngram_hashes(n);
-        let mut seen = HashSet::with_capacity(hashes.len());
+        let mut seen: HashSet<u64, Quick> = HashSet::with_capacity_and_hasher(hashes.len(), Quick::default());
         let (mut idx, mut repeated) = (0, 0);
         while idx < hashes.len() {
             if seen.contains(&hashes[idx]) {

@@ -23,6 +23,7 @@ pub mod fasttext;
 mod fineweb;
 mod gopher_quality;
 mod gopher_repetition;
+mod hashing;
 mod language;
 mod language_fasttext;
 mod normalize;

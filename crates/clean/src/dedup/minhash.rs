@@ -4,14 +4,12 @@
 //! permutations `((a·h + b) mod 2⁶⁴) mod (2⁶¹ − 1)` with `a` and `b` drawn by numpy's
 //! `RandomState(seed)`.
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 use xxhash_rust::xxh64::xxh64;
 
 use super::numpy_random::RandomState;
-use crate::punctuation::is_punctuation;
+use super::simplify::Simplifier;
 use crate::words::split_words;
 use crate::ConfigError;
 
@@ -68,10 +66,7 @@ pub struct MinHasher {
     /// Permutation `i` maps `h` to `((a[i]·h + b[i]) mod 2⁶⁴) mod (2⁶¹ − 1)`.
     a: Vec<u64>,
     b: Vec<u64>,
-    /// datatrove's `NUMBERS_PATTERN`: a number, with one decimal part, becomes `0`.
-    numbers: Regex,
-    /// Nonspacing marks (category Mn only), which datatrove drops after NFD.
-    marks: Regex,
+    simplifier: Simplifier,
 }
 
 impl MinHasher {
@@ -83,20 +78,12 @@ impl MinHasher {
         // datatrove draws all the a's, then all the b's.
         let a = (0..n).map(|_| random.randint_u64(1, MERSENNE_61)).collect();
         let b = (0..n).map(|_| random.randint_u64(0, MERSENNE_61)).collect();
-        let compiled = |pattern| {
-            Regex::new(pattern).map_err(|_| ConfigError {
-                field: "minhash",
-                value: pattern.to_string(),
-                expected: "a pattern the regex crate compiles (a bug if seen)",
-            })
-        };
-        Ok(Self {
-            config: config.clone(),
-            a,
-            b,
-            numbers: compiled(r"\p{Nd}+([.,،٫⎖⎗⎘]\p{Nd}+)?")?,
-            marks: compiled(r"\p{Mn}+")?,
-        })
+        let simplifier = Simplifier::new().map_err(|e| ConfigError {
+            field: "minhash",
+            value: e.to_string(),
+            expected: "patterns the regex crate compiles (a bug if seen)",
+        })?;
+        Ok(Self { config: config.clone(), a, b, simplifier })
     }
 
     pub fn config(&self) -> &MinHashConfig {
@@ -107,23 +94,43 @@ impl MinHasher {
     /// without words. A text of fewer words than a shingle is one shingle of all its words
     /// (datatrove gives it no signature, so it never finds such short duplicates).
     pub fn signature(&self, text: &str) -> Option<Vec<u64>> {
-        let simple = self.simplify(text);
-        let words = split_words(&simple);
+        // Shingles are the words joined by single spaces, as datatrove's `" ".join(ngram)`;
+        // joining all words once makes every shingle a slice of one string.
+        let (joined, words) = if text.is_ascii() {
+            // Simplified ASCII is only letters, digits and single spaces between them: its words
+            // are its space-separated runs, already joined.
+            let simple = simplify_ascii(text);
+            let mut bounds = Vec::with_capacity(simple.len() / 4 + 1);
+            let mut start = 0;
+            for (i, &b) in simple.as_bytes().iter().enumerate() {
+                if b == b' ' {
+                    bounds.push((start, i));
+                    start = i + 1;
+                }
+            }
+            if !simple.is_empty() {
+                bounds.push((start, simple.len()));
+            }
+            (simple, bounds)
+        } else {
+            let simple = self.simplifier.simplify(text);
+            let words = split_words(&simple);
+            let mut joined = String::with_capacity(simple.len() + words.len());
+            let mut bounds = Vec::with_capacity(words.len());
+            for w in &words {
+                if !joined.is_empty() {
+                    joined.push(' ');
+                }
+                bounds.push((joined.len(), joined.len() + w.len()));
+                joined.push_str(w);
+            }
+            (joined, bounds)
+        };
         if words.is_empty() {
             return None;
         }
-        // Shingles are the words joined by single spaces, as datatrove's `" ".join(ngram)`;
-        // joining all words once makes every shingle a slice of one string.
-        let mut joined = String::with_capacity(simple.len() + words.len());
-        let mut bounds = Vec::with_capacity(words.len());
-        for w in &words {
-            if !joined.is_empty() {
-                joined.push(' ');
-            }
-            bounds.push((joined.len(), joined.len() + w.len()));
-            joined.push_str(w);
-        }
-        let n = self.config.shingle_size.min(words.len());
+        let bounds = words;
+        let n = self.config.shingle_size.min(bounds.len());
         let mut hashes: Vec<u64> =
             bounds.windows(n).map(|w| xxh64(&joined.as_bytes()[w[0].0..w[n - 1].1], 0)).collect();
         // A repeated shingle cannot lower a minimum: permute each distinct one once.
@@ -155,29 +162,13 @@ impl MinHasher {
         }
     }
 
-    /// datatrove's `simplify_text`, in its order: lowercase; numbers to `0`; its punctuation to
-    /// spaces; whitespace runs to one space, trimmed; NFD with nonspacing marks removed.
+    /// datatrove's `simplify_text` (see `simplify.rs`).
+    #[cfg(test)]
     fn simplify(&self, text: &str) -> String {
         if text.is_ascii() {
             return simplify_ascii(text);
         }
-        let lower = text.to_lowercase();
-        let numbered = self.numbers.replace_all(&lower, "0");
-        let mut spaced = String::with_capacity(numbered.len());
-        let mut space = false;
-        for c in numbered.chars() {
-            if c.is_whitespace() || is_punctuation(c) {
-                space = true;
-            } else {
-                if space && !spaced.is_empty() {
-                    spaced.push(' ');
-                }
-                space = false;
-                spaced.push(c);
-            }
-        }
-        let decomposed: String = spaced.nfd().collect();
-        self.marks.replace_all(&decomposed, "").trim().to_string()
+        self.simplifier.simplify(text)
     }
 }
 
@@ -239,10 +230,28 @@ fn permute_min_avx512(sig: &mut [u64], a: &[u64], b: &[u64], hashes: &[u64]) {
     permute_min_portable(sig, a, b, hashes);
 }
 
+/// Lanes of the signature kept in registers while every hash goes through them (one 512-bit
+/// vector): the signature is read and written once per document instead of once per hash.
+const LANES: usize = 8;
+
 #[inline(always)]
 fn permute_min_portable(sig: &mut [u64], a: &[u64], b: &[u64], hashes: &[u64]) {
+    let whole = sig.len() / LANES * LANES;
+    let (head, tail) = sig.split_at_mut(whole);
+    for ((s, a), b) in head.chunks_exact_mut(LANES).zip(a.chunks_exact(LANES)).zip(b.chunks_exact(LANES)) {
+        let (mut m, mut av, mut bv) = ([0u64; LANES], [0u64; LANES], [0u64; LANES]);
+        m.copy_from_slice(s);
+        av.copy_from_slice(a);
+        bv.copy_from_slice(b);
+        for &h in hashes {
+            for l in 0..LANES {
+                m[l] = m[l].min(mod_mersenne(h.wrapping_mul(av[l]).wrapping_add(bv[l])));
+            }
+        }
+        s.copy_from_slice(&m);
+    }
     for &h in hashes {
-        for ((s, &a), &b) in sig.iter_mut().zip(a).zip(b) {
+        for ((s, &a), &b) in tail.iter_mut().zip(&a[whole..]).zip(&b[whole..]) {
             *s = (*s).min(mod_mersenne(h.wrapping_mul(a).wrapping_add(b)));
         }
     }
@@ -334,16 +343,20 @@ mod tests {
 
     #[test]
     fn every_permute_loop_agrees() {
-        let h = hasher();
-        let hashes: Vec<u64> = (0..50u64).map(|i| xxh64(&i.to_le_bytes(), 0)).collect();
-        let mut portable = vec![u64::MAX; h.a.len()];
-        permute_min_portable(&mut portable, &h.a, &h.b, &hashes);
-        let mut dispatched = vec![u64::MAX; h.a.len()];
-        permute_min(&mut dispatched, &h.a, &h.b, &hashes);
-        assert_eq!(portable, dispatched);
-        let reference =
-            |a: u64, b: u64| hashes.iter().map(|&x| (x.wrapping_mul(a).wrapping_add(b)) % MERSENNE_61).min();
-        assert_eq!(Some(portable[7]), reference(h.a[7], h.b[7]));
+        // 112 hashes (whole vectors) and 13 (a vector and a tail of 5).
+        for h in [hasher(), MinHasher::new(&MinHashConfig { bands: 13, rows: 1, ..Default::default() }).unwrap()] {
+            let hashes: Vec<u64> = (0..50u64).map(|i| xxh64(&i.to_le_bytes(), 0)).collect();
+            let mut portable = vec![u64::MAX; h.a.len()];
+            permute_min_portable(&mut portable, &h.a, &h.b, &hashes);
+            let mut dispatched = vec![u64::MAX; h.a.len()];
+            permute_min(&mut dispatched, &h.a, &h.b, &hashes);
+            assert_eq!(portable, dispatched);
+            let reference =
+                |a: u64, b: u64| hashes.iter().map(|&x| (x.wrapping_mul(a).wrapping_add(b)) % MERSENNE_61).min();
+            for (i, &got) in portable.iter().enumerate() {
+                assert_eq!(Some(got), reference(h.a[i], h.b[i]), "position {i}");
+            }
+        }
     }
 
     #[test]

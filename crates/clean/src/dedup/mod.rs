@@ -12,6 +12,7 @@
 mod cluster;
 mod minhash;
 mod numpy_random;
+mod simplify;
 
 pub use cluster::{exact_clusters, near_clusters, Cluster, DedupKey};
 pub use minhash::{similarity, MinHashConfig, MinHasher};

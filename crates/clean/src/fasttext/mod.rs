@@ -7,6 +7,8 @@
 //! the newline that makes it); each token contributes its dictionary row (if known) and the rows
 //! of its hashed character n-grams; the average is scored by hierarchical softmax or softmax.
 
+mod buckets;
+mod cache;
 mod dict;
 mod read;
 #[cfg(test)]
@@ -94,7 +96,7 @@ impl FastText {
         let dim = usize::try_from(dim).map_err(|_| ModelError::Invalid(8, "a negative dimension"))?;
         let dict = Dictionary::read(&mut c, dict::Args { word_ngrams, bucket, minn, maxn })?;
         let quantized = c.u8()? != 0;
-        let input = Matrix::read(&mut c, quantized)?;
+        let input = Matrix::read(&mut c, quantized)?.dequantized(dim);
         let quantized = c.u8()? != 0;
         let output = Matrix::read(&mut c, quantized)?;
         if !c.at_end() {
@@ -120,16 +122,13 @@ impl FastText {
     /// Every label's probability for `text` (one line: newlines are spaces to fastText's callers),
     /// by label index; empty for a text with no tokens the model can use.
     pub fn predict(&self, text: &str) -> Vec<f32> {
-        let ids = self.dict.line_ids(text);
-        if ids.is_empty() {
+        let mut hidden = vec![0f32; self.dim];
+        let rows = self.dict.for_each_row(text, |row| self.input.add_row(&mut hidden, row));
+        if rows == 0 {
             return Vec::new();
         }
-        let mut hidden = vec![0f32; self.dim];
-        for &id in &ids {
-            self.input.add_row(&mut hidden, id);
-        }
         // fastText scales by `1.0 / n` computed in double, then multiplies in float.
-        let scale = (1.0 / ids.len() as f64) as f32;
+        let scale = (1.0 / rows as f64) as f32;
         hidden.iter_mut().for_each(|v| *v *= scale);
         let n = self.dict.labels.len();
         match &self.loss {

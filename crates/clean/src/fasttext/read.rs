@@ -104,6 +104,10 @@ impl Quantizer {
         &self.centroids[start..start + width]
     }
 
+    fn dim(&self) -> usize {
+        (self.nsubq - 1) * self.dsub + self.lastdsub
+    }
+
     fn add(&self, x: &mut [f32], codes: &[u8], alpha: f32) {
         for (m, &code) in codes.iter().enumerate() {
             let piece = &mut x[m * self.dsub..];
@@ -155,6 +159,27 @@ impl Matrix {
             Matrix::Dense { cols, data } => data.len() / (*cols).max(1),
             Matrix::Quantized { rows, .. } => *rows,
         }
+    }
+
+    /// The same matrix with every quantized row decoded once, as `add_row` would decode it each
+    /// time (`norm × centroid`, one f32 product per value), so adding a row is then one contiguous
+    /// read instead of a code, a norm and a centroid per piece: the same values, the same sums.
+    /// Kept quantized when decoding would take more than 256 MiB (an unpruned 2 M-bucket model).
+    pub(super) fn dequantized(self, dim: usize) -> Self {
+        let Matrix::Quantized { rows, codes, pq, norms } = &self else {
+            return self;
+        };
+        if rows.saturating_mul(dim) > 1 << 26 || pq.dim() != dim {
+            return self;
+        }
+        let mut data = Vec::with_capacity(rows * dim);
+        for row in 0..*rows {
+            let alpha = Self::norm(norms, row);
+            for (m, &code) in codes[row * pq.nsubq..(row + 1) * pq.nsubq].iter().enumerate() {
+                data.extend(pq.centroid(m, code).iter().map(|c| alpha * c));
+            }
+        }
+        Matrix::Dense { cols: dim, data }
     }
 
     /// A quantized row's norm, itself quantized (1 when norms are not stored apart).
