@@ -27,19 +27,33 @@ pub fn schedule(input: &SchedInput) -> Decisions {
     let mut order = FairOrder::new(input);
     let mut victims = Victims::new(&input.running, &input.tenants, input.now_ms);
     let mut reservation: Option<Reservation> = None;
+    // Jobs that failed since the fleet last changed, by shape: a long queue is mostly the same few
+    // shapes waiting, and each would fail again for the same reason (the search for victims
+    // included), so the reason is reused. Cleared by every placement.
+    let mut failed: Vec<(&PendingJob, String)> = Vec::new();
 
     let mut out = Decisions::default();
     while let Some(job) = order.next() {
+        if let Some((_, reason)) = failed.iter().find(|(f, _)| same_shape(f, job)) {
+            out.waiting.push(Waiting { job: job.id, reason: reason.clone() });
+            continue;
+        }
         let demand = Demand::of(job);
         let needs = fleet.needs(&job.resources);
         let mut plan = None;
+        // Whether a failure is down to the job's shape and the fleet alone, so that the same shape
+        // would fail alike (not so after victims were found).
+        let mut by_shape = true;
         let placed = match place_job(&mut fleet, &quotas, job, &needs) {
             Ok(replicas) => Ok(replicas),
             Err(Refusal::Quota(reason)) => Err(reason),
             Err(Refusal::Capacity(reason)) => {
                 plan = make_room(&mut fleet, &mut victims, job, &needs);
                 match plan.as_ref() {
-                    Some(_) => place_gang(&mut fleet, &needs, job.replicas).map_err(|_| reason),
+                    Some(_) => {
+                        by_shape = false;
+                        place_gang(&mut fleet, &needs, job.replicas).map_err(|_| reason)
+                    }
                     None => Err(reason),
                 }
             }
@@ -62,6 +76,7 @@ pub fn schedule(input: &SchedInput) -> Decisions {
         });
         match placed {
             Ok((replicas, held)) => {
+                failed.clear();
                 if let Some(plan) = plan.take() {
                     for &(v, grounds) in &plan.victims {
                         let r = victims.job(v);
@@ -88,6 +103,9 @@ pub fn schedule(input: &SchedInput) -> Decisions {
                 if let Some(plan) = plan.take() {
                     victims.restart(&mut fleet, &plan);
                 }
+                if by_shape {
+                    failed.push((job, reason.clone()));
+                }
                 let reason = match reservation {
                     None if !victims.is_empty() => {
                         reservation = Reservation::plan(&fleet, victims.still_running().collect(), job, |f| {
@@ -109,6 +127,16 @@ pub fn schedule(input: &SchedInput) -> Decisions {
         }
     }
     out
+}
+
+/// Jobs that the scheduler cannot tell apart when placing: same tenant (quota, fair share,
+/// victims), priority (victims), runtime estimate (backfill), replicas and resources.
+fn same_shape(a: &PendingJob, b: &PendingJob) -> bool {
+    a.tenant == b.tenant
+        && a.priority == b.priority
+        && a.runtime_estimate_ms == b.runtime_estimate_ms
+        && a.replicas == b.replicas
+        && a.resources == b.resources
 }
 
 /// Why a job could not be placed: its quota (nothing to do but wait for its own work to end) or
