@@ -83,12 +83,17 @@ impl<'a> Reservation<'a> {
         if ends_in_time {
             return true;
         }
-        let mut trial = self.future.clone();
-        if held.iter().all(|h| trial.take_exact(h)) {
-            self.future = trial;
-            return true;
+        // All replicas or none: roll back the ones taken if a later one does not fit (cheaper
+        // than copying the fleet for every job placed behind the reservation).
+        for (i, h) in held.iter().enumerate() {
+            if !self.future.take_exact(h) {
+                for taken in &held[..i] {
+                    self.future.release(taken);
+                }
+                return false;
+            }
         }
-        false
+        true
     }
 
     /// A running job stopped this cycle frees its capacity at the reserved start too.

@@ -167,6 +167,10 @@ fn make_room(fleet: &mut Fleet, victims: &mut Victims, job: &PendingJob, needs: 
         return None;
     }
     let plan = victims.plan(fleet, job, needs, |f| {
+        if job.replicas == 1 {
+            // One replica fits if any node fits it: no copy of the fleet needed.
+            return Chooser::classic().choose(f, needs).is_some();
+        }
         let mut scratch = f.clone();
         place_gang(&mut scratch, needs, job.replicas).is_ok()
     })?;

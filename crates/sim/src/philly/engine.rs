@@ -225,30 +225,25 @@ fn snapshot(
     SchedInput { nodes: views.to_vec(), pending, tenants, running, now_ms: (now * MS) as i64, seed: 0 }
 }
 
-/// YARN-style FIFO: the oldest waiting job starts when it fits, and nothing passes it.
+/// YARN-style FIFO: the oldest waiting job starts when it fits, and nothing passes it. One call
+/// of `schedule` with strictly decreasing priorities in arrival order places jobs in exactly
+/// that order; everything after the first job that waits is then thrown away.
 fn strict_fifo(mut input: SchedInput) -> strata_sched::Decisions {
     input.pending.sort_by_key(|j| (j.submitted_at_ms, j.id));
-    let queue = std::mem::take(&mut input.pending);
-    let mut out = strata_sched::Decisions::default();
-    let mut nodes = input.nodes.clone();
-    for job in queue {
-        let one = SchedInput { nodes: nodes.clone(), pending: vec![job], running: Vec::new(), ..input.clone() };
-        let d = schedule(&one);
-        let Some(p) = d.placements.into_iter().next() else { break };
-        let res = &one.pending[0].resources;
-        for r in &p.replicas {
-            let held = HeldReplica {
-                node: r.node,
-                gpu_model: None,
-                cpu_milli: res.cpu_milli.0,
-                memory_mib: res.memory_mib.0,
-                gpus: r.gpus.clone(),
-            };
-            take(&mut nodes, std::slice::from_ref(&held));
-        }
-        out.placements.push(p);
+    // Every job needs a GPU, so at most one job per free GPU can start: the rest of the queue
+    // cannot get past the first that waits, and need not be looked at.
+    let free: usize = input.nodes.iter().map(|n| n.gpus.iter().filter(|g| g.free.0 > 0).count()).sum();
+    input.pending.truncate(free + 1);
+    for (rank, j) in input.pending.iter_mut().enumerate() {
+        j.priority = -(rank as i32);
     }
-    out
+    let order: Vec<JobId> = input.pending.iter().map(|j| j.id).collect();
+    let mut d = schedule(&input);
+    let waiting: std::collections::BTreeSet<JobId> = d.waiting.iter().map(|w| w.job).collect();
+    let cut = order.iter().position(|id| waiting.contains(id)).unwrap_or(order.len());
+    let admitted: std::collections::BTreeSet<JobId> = order[..cut].iter().copied().collect();
+    d.placements.retain(|p| admitted.contains(&p.job));
+    d
 }
 
 fn release(views: &mut [NodeView], held: &[HeldReplica]) {
