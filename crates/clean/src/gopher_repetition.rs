@@ -1,11 +1,12 @@
 //! The Gopher repetition filter (Rae et al. 2021, table A1), as datatrove implements it: duplicated
 //! lines and paragraphs, the most frequent short n-grams and the share of repeated long n-grams.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
 use crate::hashing::Quick;
+use crate::ngram_table::NgramTable;
 use crate::words::{char_len, split_words};
 use crate::{check_fraction, ConfigError, Reason};
 
@@ -91,13 +92,15 @@ impl GopherRepetition {
             return Ok(());
         }
         let words = Words::new(&split_words(text));
+        // One table and one hash buffer for every n.
+        let (mut table, mut hashes) = (NgramTable::default(), Vec::new());
         for &(n, max) in &self.top_n_grams {
-            if words.top_ngram_chars(n as usize) as f64 / text_chars > max {
+            if words.top_ngram_chars(n as usize, &mut table, &mut hashes) as f64 / text_chars > max {
                 return Err(Reason::TopNGram(n));
             }
         }
         for &(n, max) in &self.dup_n_grams {
-            if words.repeated_ngram_chars(n as usize) as f64 / text_chars > max {
+            if words.repeated_ngram_chars(n as usize, &mut table, &mut hashes) as f64 / text_chars > max {
                 return Err(Reason::DuplicatedNGrams(n));
             }
         }
@@ -172,15 +175,15 @@ impl Words {
         Self { hashes, prefix_chars }
     }
 
-    /// Hashes of every n-gram, in order (empty when there are fewer than `n` words).
-    fn ngram_hashes(&self, n: usize) -> Vec<u64> {
+    /// Hashes of every n-gram, in order, into `out` (empty when there are fewer than `n` words).
+    fn ngram_hashes(&self, n: usize, out: &mut Vec<u64>) {
+        out.clear();
         let len = self.hashes.len();
         if n == 0 || len < n {
-            return Vec::new();
+            return;
         }
         let top_power = (1..n).fold(1u64, |p, _| p.wrapping_mul(ROLL));
         let mut h = self.hashes[..n].iter().fold(0u64, |h, &w| h.wrapping_mul(ROLL).wrapping_add(w));
-        let mut out = Vec::with_capacity(len - n + 1);
         out.push(h);
         for i in n..len {
             h = h
@@ -189,7 +192,6 @@ impl Words {
                 .wrapping_add(self.hashes[i]);
             out.push(h);
         }
-        out
     }
 
     /// Characters of the n-gram starting at word `i`, words joined by `sep_chars` characters.
@@ -199,29 +201,36 @@ impl Words {
 
     /// Characters covered by the most frequent n-gram (its length, space-joined, times its count);
     /// ties go to the n-gram seen first, as Python's `Counter.most_common` does.
-    fn top_ngram_chars(&self, n: usize) -> usize {
-        let hashes = self.ngram_hashes(n);
-        let mut counts: HashMap<u64, (usize, usize), Quick> =
-            HashMap::with_capacity_and_hasher(hashes.len(), Quick::default());
-        for (i, h) in hashes.iter().enumerate() {
-            counts.entry(*h).or_insert((0, i)).0 += 1;
+    /// The best is kept as counts grow: the final best has the highest count, and of those the
+    /// first n-gram reaches it last with the smallest first index, so it replaces any earlier.
+    fn top_ngram_chars(&self, n: usize, table: &mut NgramTable, hashes: &mut Vec<u64>) -> usize {
+        self.ngram_hashes(n, hashes);
+        table.reset(hashes.len());
+        let (mut best, mut best_first) = (0, 0);
+        for (i, &h) in hashes.iter().enumerate() {
+            let (count, first) = table.count(h, i);
+            if count > best || (count == best && first < best_first) {
+                (best, best_first) = (count, first);
+            }
         }
-        let best = counts.values().max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        best.map_or(0, |&(count, first)| self.ngram_chars(first, n, 1) * count)
+        if best == 0 {
+            return 0;
+        }
+        self.ngram_chars(best_first, n, 1) * best as usize
     }
 
     /// Characters in n-grams (words joined without separator) that repeat an earlier n-gram; a
     /// repeat skips its whole n-gram so overlapping repeats are not counted twice.
-    fn repeated_ngram_chars(&self, n: usize) -> usize {
-        let hashes = self.ngram_hashes(n);
-        let mut seen: HashSet<u64, Quick> = HashSet::with_capacity_and_hasher(hashes.len(), Quick::default());
+    fn repeated_ngram_chars(&self, n: usize, table: &mut NgramTable, hashes: &mut Vec<u64>) -> usize {
+        self.ngram_hashes(n, hashes);
+        table.reset(hashes.len());
         let (mut idx, mut repeated) = (0, 0);
         while idx < hashes.len() {
-            if seen.contains(&hashes[idx]) {
+            if table.contains(hashes[idx]) {
                 repeated += self.ngram_chars(idx, n, 0);
                 idx += n;
             } else {
-                seen.insert(hashes[idx]);
+                table.count(hashes[idx], idx);
                 idx += 1;
             }
         }
@@ -275,12 +284,57 @@ mod tests {
     #[test]
     fn rolling_hash_matches_direct_hash() {
         let words = Words::new(&["a", "b", "c", "a", "b", "c", "d"]);
-        let h3 = words.ngram_hashes(3);
+        let (mut table, mut h3) = (NgramTable::default(), Vec::new());
+        words.ngram_hashes(3, &mut h3);
         assert_eq!(h3.len(), 5);
         assert_eq!(h3[0], h3[3]);
         assert_ne!(h3[0], h3[1]);
-        assert_eq!(words.repeated_ngram_chars(3), 3);
-        assert_eq!(words.top_ngram_chars(2), 3 * 2);
+        assert_eq!(words.repeated_ngram_chars(3, &mut table, &mut h3), 3);
+        assert_eq!(words.top_ngram_chars(2, &mut table, &mut h3), 3 * 2);
+    }
+
+    /// The n-gram rules with a `HashMap` and a `HashSet` per n, as before the shared table.
+    fn reference(words: &Words, n: usize) -> (usize, usize) {
+        use std::collections::HashMap;
+        let mut hashes = Vec::new();
+        words.ngram_hashes(n, &mut hashes);
+        let mut counts: HashMap<u64, (usize, usize)> = HashMap::new();
+        for (i, h) in hashes.iter().enumerate() {
+            counts.entry(*h).or_insert((0, i)).0 += 1;
+        }
+        let best = counts.values().max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let top = best.map_or(0, |&(count, first)| words.ngram_chars(first, n, 1) * count);
+        let mut seen = HashSet::new();
+        let (mut idx, mut repeated) = (0, 0);
+        while idx < hashes.len() {
+            if seen.contains(&hashes[idx]) {
+                repeated += words.ngram_chars(idx, n, 0);
+                idx += n;
+            } else {
+                seen.insert(hashes[idx]);
+                idx += 1;
+            }
+        }
+        (top, repeated)
+    }
+
+    proptest::proptest! {
+        /// Few distinct words of different lengths, so n-grams repeat and counts tie.
+        #[test]
+        fn shared_table_counts_as_maps_did(picks in proptest::collection::vec(0usize..6, 0..300)) {
+            let vocab = ["a", "bb", "ccc", "a", "dddd", "é"];
+            let text: Vec<&str> = picks.iter().map(|&i| vocab[i]).collect();
+            let words = Words::new(&text);
+            // One table and buffer through every n, in the filter's order, as `check` uses them.
+            let (mut table, mut hashes) = (NgramTable::default(), Vec::new());
+            for n in 1..=10 {
+                let got = (
+                    words.top_ngram_chars(n, &mut table, &mut hashes),
+                    words.repeated_ngram_chars(n, &mut table, &mut hashes),
+                );
+                proptest::prop_assert_eq!(got, reference(&words, n), "n = {}", n);
+            }
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod gopher_repetition;
 mod hashing;
 mod language;
 mod language_fasttext;
+mod ngram_table;
 mod normalize;
 mod pii;
 mod punctuation;

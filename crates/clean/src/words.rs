@@ -5,41 +5,78 @@
 //! tokens of its own, which is what the Gopher rules expect when they count "non-symbol words".
 
 /// Splits `text` into word and punctuation tokens, in order. ASCII bytes are classified by a
-/// byte test (most text is ASCII, and decoding and Unicode tables were most of the time); other
+/// table (most text is ASCII, and decoding and Unicode tables were most of the time); other
 /// characters by the Unicode rules, so the result is the same as classifying every character.
+/// A token is scanned as a run of one class, so the common case is a byte loop with one test.
 pub fn split_words(text: &str) -> Vec<&str> {
     let bytes = text.as_bytes();
     let mut words = Vec::with_capacity(text.len() / 5 + 1);
-    let mut start: Option<(usize, bool)> = None;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        let (class, len) = if b.is_ascii() {
-            // `char::is_whitespace` in ASCII: tab, newline, vertical tab, form feed, return, space.
-            let space = matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
-            (if space { None } else { Some(b.is_ascii_alphanumeric() || b == b'_') }, 1)
-        } else {
-            let c = text[i..].chars().next().unwrap_or_default();
-            (if c.is_whitespace() { None } else { Some(is_word_char(c)) }, c.len_utf8())
-        };
-        match (start, class) {
-            (Some((s, _)), None) => {
-                words.push(&text[s..i]);
-                start = None;
-            }
-            (Some((s, w)), Some(k)) if w != k => {
-                words.push(&text[s..i]);
-                start = Some((i, k));
-            }
-            (None, Some(k)) => start = Some((i, k)),
-            _ => {}
+        let (class, len) = class_at(text, i);
+        if class == SPACE {
+            i += len;
+            continue;
         }
+        let start = i;
         i += len;
-    }
-    if let Some((s, _)) = start {
-        words.push(&text[s..]);
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii() {
+                if ASCII_CLASS[b as usize] != class {
+                    break;
+                }
+                i += 1;
+            } else {
+                let (next, len) = class_at(text, i);
+                if next != class {
+                    break;
+                }
+                i += len;
+            }
+        }
+        words.push(&text[start..i]);
     }
     words
+}
+
+const SPACE: u8 = 0;
+const PUNCT: u8 = 1;
+const WORD: u8 = 2;
+
+/// The class of every ASCII byte: `char::is_whitespace` (tab, newline, vertical tab, form feed,
+/// return, space), `\w` (alphanumerics and `_`), or punctuation (the rest, controls included).
+const ASCII_CLASS: [u8; 128] = {
+    let mut t = [PUNCT; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
+            t[b] = SPACE;
+        } else if c.is_ascii_alphanumeric() || c == b'_' {
+            t[b] = WORD;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// The class of the character at byte `i` (a character boundary) and its length in bytes.
+#[inline]
+fn class_at(text: &str, i: usize) -> (u8, usize) {
+    let b = text.as_bytes()[i];
+    if b.is_ascii() {
+        return (ASCII_CLASS[b as usize], 1);
+    }
+    let c = text[i..].chars().next().unwrap_or_default();
+    let class = if c.is_whitespace() {
+        SPACE
+    } else if is_word_char(c) {
+        WORD
+    } else {
+        PUNCT
+    };
+    (class, c.len_utf8())
 }
 
 /// `\w` in the Unicode sense: letters, digits, marks and the connector `_`.
@@ -122,6 +159,12 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn ascii_fast_path_changes_nothing(text in "[a-zA-Z0-9_ \\t\\n\\r\\x0b\\x0c\\x1c\\x00.,!'é§\u{a0}\u{2028}\u{301}ß١]{0,40}") {
+            proptest::prop_assert_eq!(split_words(&text), split_by_chars(&text));
+        }
+
+        /// Every ASCII byte, so each entry of the class table is checked against the rule.
+        #[test]
+        fn ascii_table_is_the_rule(text in "[\\x00-\\x7f]{0,60}") {
             proptest::prop_assert_eq!(split_words(&text), split_by_chars(&text));
         }
     }

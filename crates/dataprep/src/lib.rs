@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod gguf_vocab;
 mod input;
+mod json_str;
 mod output;
 mod progress;
 mod report;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::tmp_path;
 use crate::config::Compression;
 use crate::error::{Error, Result};
+use crate::json_str::push_json_str;
 
 enum Sink {
     Plain(BufWriter<File>),
@@ -85,14 +86,13 @@ impl ShardWriter {
         }
         self.line.clear();
         self.line.push(b'{');
-        // Field names and values are written as JSON strings; serialising a `&str` cannot fail.
-        let _ = serde_json::to_writer(&mut self.line, &self.fields.0);
+        push_json_str(&mut self.line, &self.fields.0);
         self.line.push(b':');
-        let _ = serde_json::to_writer(&mut self.line, id);
+        push_json_str(&mut self.line, id);
         self.line.push(b',');
-        let _ = serde_json::to_writer(&mut self.line, &self.fields.1);
+        push_json_str(&mut self.line, &self.fields.1);
         self.line.push(b':');
-        let _ = serde_json::to_writer(&mut self.line, text);
+        push_json_str(&mut self.line, text);
         self.line.extend_from_slice(b"}\n");
         if let Some((sink, path, n)) = self.current.as_mut() {
             sink.writer().write_all(&self.line).map_err(Error::io(tmp_path(path)))?;

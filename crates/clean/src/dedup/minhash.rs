@@ -9,7 +9,9 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use xxhash_rust::xxh64::xxh64;
 
 use super::numpy_random::RandomState;
-use super::simplify::Simplifier;
+#[cfg(test)]
+use super::simplify::simplify_ascii;
+use super::simplify::{ascii_words, Simplifier};
 use crate::words::split_words;
 use crate::ConfigError;
 
@@ -96,22 +98,8 @@ impl MinHasher {
     pub fn signature(&self, text: &str) -> Option<Vec<u64>> {
         // Shingles are the words joined by single spaces, as datatrove's `" ".join(ngram)`;
         // joining all words once makes every shingle a slice of one string.
-        let (joined, words) = if text.is_ascii() {
-            // Simplified ASCII is only letters, digits and single spaces between them: its words
-            // are its space-separated runs, already joined.
-            let simple = simplify_ascii(text);
-            let mut bounds = Vec::with_capacity(simple.len() / 4 + 1);
-            let mut start = 0;
-            for (i, &b) in simple.as_bytes().iter().enumerate() {
-                if b == b' ' {
-                    bounds.push((start, i));
-                    start = i + 1;
-                }
-            }
-            if !simple.is_empty() {
-                bounds.push((start, simple.len()));
-            }
-            (simple, bounds)
+        let (joined, bounds) = if text.is_ascii() {
+            ascii_words(text)
         } else {
             let simple = self.simplifier.simplify(text);
             let words = split_words(&simple);
@@ -124,18 +112,16 @@ impl MinHasher {
                 bounds.push((joined.len(), joined.len() + w.len()));
                 joined.push_str(w);
             }
-            (joined, bounds)
+            (joined.into_bytes(), bounds)
         };
-        if words.is_empty() {
+        if bounds.is_empty() {
             return None;
         }
-        let bounds = words;
         let n = self.config.shingle_size.min(bounds.len());
-        let mut hashes: Vec<u64> =
-            bounds.windows(n).map(|w| xxh64(&joined.as_bytes()[w[0].0..w[n - 1].1], 0)).collect();
-        // A repeated shingle cannot lower a minimum: permute each distinct one once.
-        hashes.sort_unstable();
-        hashes.dedup();
+        // Repeated shingles are permuted again rather than sorted out first: they cannot lower a
+        // minimum, and sorting every document's hashes cost more than the repeats do.
+        let hashes: Vec<u64> =
+            bounds.windows(n).map(|w| xxh64(&joined[w[0].0..w[n - 1].1], 0)).collect();
         let mut sig = vec![u64::MAX; self.a.len()];
         permute_min(&mut sig, &self.a, &self.b, &hashes);
         Some(sig)
@@ -170,42 +156,6 @@ impl MinHasher {
         }
         self.simplifier.simplify(text)
     }
-}
-
-/// [`MinHasher::simplify`] for ASCII text, in one pass: every ASCII punctuation character is in
-/// datatrove's set, and there are no marks to remove.
-fn simplify_ascii(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let (mut i, mut space) = (0, false);
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c.is_ascii_alphanumeric() {
-            if space && !out.is_empty() {
-                out.push(' ');
-            }
-            space = false;
-            if c.is_ascii_digit() {
-                // `\d+([.,]\d+)?` is one number.
-                i += digits(&bytes[i..]);
-                if i + 1 < bytes.len() && matches!(bytes[i], b'.' | b',') && bytes[i + 1].is_ascii_digit() {
-                    i += 1 + digits(&bytes[i + 1..]);
-                }
-                out.push('0');
-                continue;
-            }
-            out.push(c.to_ascii_lowercase() as char);
-        } else {
-            // Everything else is punctuation or whitespace (tab and newline are whitespace).
-            space = true;
-        }
-        i += 1;
-    }
-    out
-}
-
-fn digits(bytes: &[u8]) -> usize {
-    bytes.iter().take_while(|b| b.is_ascii_digit()).count()
 }
 
 /// `sig[i] = min(sig[i], min over h of permutation i of h)`, the loop every shingle goes through
@@ -356,6 +306,45 @@ mod tests {
             for (i, &got) in portable.iter().enumerate() {
                 assert_eq!(Some(got), reference(h.a[i], h.b[i]), "position {i}");
             }
+        }
+    }
+
+    /// A signature by the definitions, step by step: the literal simplification, `split_words`,
+    /// shingles joined by spaces, each distinct one permuted with a `%`.
+    fn reference_signature(h: &MinHasher, text: &str) -> Option<Vec<u64>> {
+        let simple = h.simplifier.literal(text);
+        let words = split_words(&simple);
+        if words.is_empty() {
+            return None;
+        }
+        let n = h.config.shingle_size.min(words.len());
+        let shingles: std::collections::BTreeSet<u64> =
+            words.windows(n).map(|w| xxh64(w.join(" ").as_bytes(), 0)).collect();
+        let permuted = |a: u64, b: u64| shingles.iter().map(|&x| x.wrapping_mul(a).wrapping_add(b) % MERSENNE_61).min();
+        Some(h.a.iter().zip(&h.b).map(|(&a, &b)| permuted(a, b).unwrap_or(u64::MAX)).collect())
+    }
+
+    #[test]
+    fn signatures_follow_the_definitions() {
+        // Repeated shingles (no longer sorted out before permuting), non-ASCII text with symbols
+        // that are words of their own, a mark dropped between two spaces, a leading mark.
+        let h = hasher();
+        for text in [
+            format!("{TEXT} {TEXT} {TEXT}"),
+            "Ärger über Straße, café naïve — “quoted” words again über Straße café".to_string(),
+            "x©y and © alone, a \u{301} b, \u{301}lead, Москва́ 2024 г. Ключ ключ".to_string(),
+            "ǅ ﬁ e\u{301} ΣΑΣ 3,5 Ⅻ ½".to_string(),
+            "été".to_string(),
+        ] {
+            assert_eq!(h.signature(&text), reference_signature(&h, &text), "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn signatures_follow_the_definitions_on_mixed_text(text in "[a-c0-9 .,_\n!§©─’—éÉß Σς Ая\u{a0}\u{301}\u{327}١Ⅻ]{0,30}") {
+            let h = hasher();
+            proptest::prop_assert_eq!(h.signature(&text), reference_signature(&h, &text));
         }
     }
 

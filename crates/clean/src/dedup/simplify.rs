@@ -122,6 +122,80 @@ impl Simplifier {
     }
 }
 
+/// `simplify_text` of ASCII text and its words, in one pass: the simplified bytes (only
+/// lowercase letters, `0` for each number and single spaces between words) and each word's
+/// bounds in them. Every ASCII character but a letter or digit is whitespace or in datatrove's
+/// punctuation, so words are the runs of letters and digits, each number, `\d+([.,]\d+)?`,
+/// becoming `0`; simplifying first and then looking for the spaces read the text twice.
+pub(super) fn ascii_words(text: &str) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut bounds = Vec::with_capacity(bytes.len() / 5 + 1);
+    let mut i = 0;
+    loop {
+        while i < bytes.len() && !bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        if i == bytes.len() {
+            return (out, bounds);
+        }
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        let start = out.len();
+        while i < bytes.len() {
+            let c = bytes[i];
+            if c.is_ascii_alphabetic() {
+                out.push(c.to_ascii_lowercase());
+                i += 1;
+            } else if c.is_ascii_digit() {
+                i += digits(&bytes[i..]);
+                if i + 1 < bytes.len() && matches!(bytes[i], b'.' | b',') && bytes[i + 1].is_ascii_digit() {
+                    i += 1 + digits(&bytes[i + 1..]);
+                }
+                out.push(b'0');
+            } else {
+                break;
+            }
+        }
+        bounds.push((start, out.len()));
+    }
+}
+
+/// `simplify_text` for ASCII text, in one pass: every ASCII punctuation character is in
+/// datatrove's set, and there are no marks to remove. What [`ascii_words`] did in two passes
+/// (this, then a scan for the spaces), kept as its reference.
+#[cfg(test)]
+pub(super) fn simplify_ascii(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut space) = (0, false);
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphanumeric() {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            if c.is_ascii_digit() {
+                // `\d+([.,]\d+)?` is one number.
+                i += digits(&bytes[i..]);
+                if i + 1 < bytes.len() && matches!(bytes[i], b'.' | b',') && bytes[i + 1].is_ascii_digit() {
+                    i += 1 + digits(&bytes[i + 1..]);
+                }
+                out.push('0');
+                continue;
+            }
+            out.push(c.to_ascii_lowercase() as char);
+        } else {
+            // Everything else is punctuation or whitespace (tab and newline are whitespace).
+            space = true;
+        }
+        i += 1;
+    }
+    out
+}
+
 fn digits(bytes: &[u8]) -> usize {
     bytes.iter().take_while(|b| b.is_ascii_digit()).count()
 }
@@ -158,6 +232,19 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The fused pass gives the two-pass text, its words the space-separated runs; and the
+        /// ASCII pass is the literal path.
+        #[test]
+        fn ascii_words_are_the_simplified_runs(text in "[aZ19 .,_\n\x01]{0,40}|[\x00-\x7f]{0,60}") {
+            let simple = simplify_ascii(&text);
+            let (bytes, bounds) = ascii_words(&text);
+            proptest::prop_assert_eq!(std::str::from_utf8(&bytes).unwrap(), simple.as_str());
+            let runs: Vec<&str> = simple.split(' ').filter(|w| !w.is_empty()).collect();
+            let words: Vec<&str> = bounds.iter().map(|&(a, b)| &simple[a..b]).collect();
+            proptest::prop_assert_eq!(words, runs);
+            proptest::prop_assert_eq!(simple, Simplifier::new().unwrap().literal(&text));
+        }
+
         #[test]
         fn one_pass_agrees_on_mixed_text(text in "[a-zA-Z0-9 .,_\n\t\x01\x7f!§©─’—éÉëßİΣσςАяǅﬁ\u{a0}\u{301}\u{327}\u{1d165}١،Ⅻ½ㄱ가]{0,40}") {
             let s = Simplifier::new().unwrap();

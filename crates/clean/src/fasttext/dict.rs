@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::buckets::{Modulo, Pruned};
-use super::cache::TokenCache;
+use super::cache::{TokenCache, BATCH};
 use super::read::Cursor;
 use super::ModelError;
 
@@ -123,18 +123,24 @@ impl Dictionary {
             .split(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c | 0))
             .filter(|t| !t.is_empty())
             .chain([EOS]);
+        let tokens: Vec<&[u8]> = tokens.collect();
         CACHE.with_borrow_mut(|cache| {
             if cache.serial != self.serial {
                 cache.clear();
                 cache.serial = self.serial;
             }
-            for token in tokens {
-                let rows = cache.rows(token, |rows| self.token_rows(token, rows));
-                count += rows.len();
-                rows.iter().for_each(|&r| add(r as usize));
-                if self.args.word_ngrams > 1 && !self.is_label(token) {
-                    word_hashes.push(hash(token) as i32);
-                }
+            for batch in tokens.chunks(BATCH) {
+                cache.rows_of(
+                    batch,
+                    |token, rows| self.token_rows(token, rows),
+                    |token, rows| {
+                        count += rows.len();
+                        rows.iter().for_each(|r| add(r as usize));
+                        if self.args.word_ngrams > 1 && !self.is_label(token) {
+                            word_hashes.push(hash(token) as i32);
+                        }
+                    },
+                );
             }
         });
         let mut rows = Vec::new();
