@@ -78,7 +78,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             print = h.finish();
         }
         let first = first.unwrap_or(best) * 1e3;
-        println!("{name:<10} {:7.1} ms (first {first:7.1})  {:6.1} MB/s  fingerprint {print:016x}", best * 1e3, mb / best);
+        println!(
+            "{name:<10} {:7.1} ms (first {first:7.1})  {:6.1} MB/s  fingerprint {print:016x}",
+            best * 1e3,
+            mb / best
+        );
     }
     Ok(())
 }

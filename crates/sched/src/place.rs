@@ -30,11 +30,15 @@ pub fn schedule(input: &SchedInput) -> Decisions {
     // Jobs that failed since the fleet last changed, by shape: a long queue is mostly the same few
     // shapes waiting, and each would fail again for the same reason (the search for victims
     // included), so the reason is reused. Cleared by every placement.
-    let mut failed: Vec<(&PendingJob, String)> = Vec::new();
+    let mut failed: BTreeMap<ShapeKey, Vec<(&PendingJob, String)>> = BTreeMap::new();
+    // The capacity part of those reasons depends on even less (replicas and resources): shared
+    // by jobs that differ only in tenant, priority or estimate. Cleared with `failed`.
+    let mut capacity_reasons: Vec<(&PendingJob, String)> = Vec::new();
 
     let mut out = Decisions::default();
     while let Some(job) = order.next() {
-        if let Some((_, reason)) = failed.iter().find(|(f, _)| same_shape(f, job)) {
+        let known = failed.get(&shape_key(job)).and_then(|v| v.iter().find(|(f, _)| f.resources == job.resources));
+        if let Some((_, reason)) = known {
             out.waiting.push(Waiting { job: job.id, reason: reason.clone() });
             continue;
         }
@@ -44,7 +48,7 @@ pub fn schedule(input: &SchedInput) -> Decisions {
         // Whether a failure is down to the job's shape and the fleet alone, so that the same shape
         // would fail alike (not so after victims were found).
         let mut by_shape = true;
-        let placed = match place_job(&mut fleet, &quotas, job, &needs) {
+        let placed = match place_job(&mut fleet, &quotas, job, &needs, &mut capacity_reasons) {
             Ok(replicas) => Ok(replicas),
             Err(Refusal::Quota(reason)) => Err(reason),
             Err(Refusal::Capacity(reason)) => {
@@ -77,6 +81,7 @@ pub fn schedule(input: &SchedInput) -> Decisions {
         match placed {
             Ok((replicas, held)) => {
                 failed.clear();
+                capacity_reasons.clear();
                 if let Some(plan) = plan.take() {
                     for &(v, grounds) in &plan.victims {
                         let r = victims.job(v);
@@ -104,7 +109,7 @@ pub fn schedule(input: &SchedInput) -> Decisions {
                     victims.restart(&mut fleet, &plan);
                 }
                 if by_shape {
-                    failed.push((job, reason.clone()));
+                    failed.entry(shape_key(job)).or_default().push((job, reason.clone()));
                 }
                 let reason = match reservation {
                     None if !victims.is_empty() => {
@@ -129,14 +134,13 @@ pub fn schedule(input: &SchedInput) -> Decisions {
     out
 }
 
-/// Jobs that the scheduler cannot tell apart when placing: same tenant (quota, fair share,
-/// victims), priority (victims), runtime estimate (backfill), replicas and resources.
-fn same_shape(a: &PendingJob, b: &PendingJob) -> bool {
-    a.tenant == b.tenant
-        && a.priority == b.priority
-        && a.runtime_estimate_ms == b.runtime_estimate_ms
-        && a.replicas == b.replicas
-        && a.resources == b.resources
+/// Jobs the scheduler cannot tell apart when placing have the same tenant (quota, fair share,
+/// victims), priority (victims), runtime estimate (backfill), replicas — this key — and the
+/// same resources.
+type ShapeKey = (strata_domain::TenantId, i32, Option<u64>, u32);
+
+fn shape_key(j: &PendingJob) -> ShapeKey {
+    (j.tenant, j.priority, j.runtime_estimate_ms, j.replicas)
 }
 
 /// Why a job could not be placed: its quota (nothing to do but wait for its own work to end) or
@@ -146,19 +150,30 @@ enum Refusal {
     Capacity(String),
 }
 
-fn place_job(
+fn place_job<'j>(
     fleet: &mut Fleet,
     quotas: &Quotas,
-    job: &PendingJob,
+    job: &'j PendingJob,
     needs: &Needs,
+    reasons: &mut Vec<(&'j PendingJob, String)>,
 ) -> Result<Vec<ReplicaPlacement>, Refusal> {
     if job.replicas == 0 {
         return Err(Refusal::Quota("asks for 0 replicas; there is nothing to place".to_string()));
     }
     // Quota first: if the tenant may not run it, free capacity is beside the point.
     quotas.check(job.tenant, &Demand::of(job)).map_err(Refusal::Quota)?;
-    place_gang(fleet, needs, job.replicas)
-        .map_err(|fits_now| Refusal::Capacity(reason::capacity(fleet, needs, job.replicas, fits_now)))
+    place_gang(fleet, needs, job.replicas).map_err(|fits_now| {
+        let known = reasons.iter().find(|(j, _)| j.replicas == job.replicas && j.resources == job.resources);
+        let reason = match known {
+            Some((_, r)) => r.clone(),
+            None => {
+                let r = reason::capacity(fleet, needs, job.replicas, fits_now);
+                reasons.push((job, r.clone()));
+                r
+            }
+        };
+        Refusal::Capacity(reason)
+    })
 }
 
 /// Stops (on `fleet`) the cheapest running jobs after which `job` fits, if any may be stopped.

@@ -120,8 +120,7 @@ impl MinHasher {
         let n = self.config.shingle_size.min(bounds.len());
         // Repeated shingles are permuted again rather than sorted out first: they cannot lower a
         // minimum, and sorting every document's hashes cost more than the repeats do.
-        let hashes: Vec<u64> =
-            bounds.windows(n).map(|w| xxh64(&joined[w[0].0..w[n - 1].1], 0)).collect();
+        let hashes: Vec<u64> = bounds.windows(n).map(|w| xxh64(&joined[w[0].0..w[n - 1].1], 0)).collect();
         let mut sig = vec![u64::MAX; self.a.len()];
         permute_min(&mut sig, &self.a, &self.b, &hashes);
         Some(sig)

@@ -136,7 +136,8 @@ impl TokenCache {
     }
 
     fn header(&self, at: usize) -> (usize, usize) {
-        let word = |o: usize| u32::from_le_bytes([self.arena[o], self.arena[o + 1], self.arena[o + 2], self.arena[o + 3]]);
+        let word =
+            |o: usize| u32::from_le_bytes([self.arena[o], self.arena[o + 1], self.arena[o + 2], self.arena[o + 3]]);
         (word(at) as usize, word(at + 4) as usize)
     }
 

@@ -189,6 +189,9 @@ fn decoded_rows_add_exactly_as_quantized_ones() {
     for row in [0, 3, 8, 3, 1, 7, 7, 2] {
         quantized.add_row(&mut a, row);
         decoded.add_row(&mut b, row);
-        assert_eq!(a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
     }
 }
