@@ -201,7 +201,7 @@ fn snapshot(
                 priority: 0,
                 preemptible: policy == Policy::Quota,
                 progress_since_ms: (since * MS) as i64,
-                expected_end_ms: estimates.then(|| (a.end_s * MS) as i64),
+                expected_end_ms: estimates.then_some((a.end_s * MS) as i64),
                 replicas: a.replicas.clone(),
             }
         })
