@@ -195,7 +195,9 @@ impl Cluster {
         self.join_token = std::fs::read_to_string(data.join("join.token")).unwrap();
         self.admin = Client::new(&self.url, admin.trim());
         let admin = self.admin.clone();
-        wait_for("server health", Duration::from_secs(30), || {
+        // Generous: on 2 cores with every integration test starting servers on one PostgreSQL
+        // at once, the first answer once took over 30 s.
+        wait_for("server health", Duration::from_secs(60), || {
             let a = admin.clone();
             async move { a.whoami().await.ok() }
         })
