@@ -67,7 +67,8 @@ for (server, words, c), s in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][
     f = lambda r, k, d=0: f"{r[k]:.{d}f}" if r else "-"
     print(f"| {'~500 tokens' if words else 'none'} | {c} | {f(s,'ttft_p50_ms')} | {f(l,'ttft_p50_ms')} | "
           f"{(s['ttft_p50_ms']/l['ttft_p50_ms']) if l else 0:.2f} | {f(s,'completion_tokens_per_s')} | {f(l,'completion_tokens_per_s')} | "
-          f"{(s['completion_tokens_per_s']/l['completion_tokens_per_s']) if l else 0:.2f}× |")
+          f"{(s['completion_tokens_per_s']/l['completion_tokens_per_s']) if l else 0:.2f}× |"
+          + (f" errors: Strata {s['errors']}, llama.cpp {l['errors'] if l else '-'}" if s["errors"] or (l and l["errors"]) else ""))
 for server, r in single.items():
     print(f"{server} single stream, unique ~{r['mean_prompt_tokens']:.0f}-token prompts: prompt {r['prompt_tokens_per_s_p50']:.0f} tok/s, "
           f"generation {r['stream_gen_tokens_per_s_p50']:.1f} tok/s, TTFT p50 {r['ttft_p50_ms']:.0f} ms")

@@ -101,7 +101,13 @@ async fn one(
         }
     }
     let total = started.elapsed();
-    let (prompt_tokens, completion_tokens) = usage.unwrap_or((0, chunks));
+    // A server whose usage chunk says 0 (or is missing) is counted by its content chunks: one
+    // token per chunk is how both servers stream.
+    let (prompt_tokens, completion_tokens) = match usage {
+        Some((p, c)) if c > 0 => (p, c),
+        Some((p, _)) => (p, chunks),
+        None => (0, chunks),
+    };
     Ok(Sample { ttft: ttft.unwrap_or(total), total, prompt_tokens, completion_tokens })
 }
 
@@ -128,22 +134,28 @@ async fn main() -> anyhow::Result<()> {
             let (client, url, model, system, next) =
                 (client.clone(), url.clone(), model.clone(), system.clone(), next.clone());
             tokio::spawn(async move {
-                let mut samples = Vec::new();
+                let (mut samples, mut errors) = (Vec::new(), Vec::new());
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= requests {
-                        return samples;
+                        return (samples, errors);
                     }
-                    if let Ok(s) = one(&client, &url, &model, &system, i, max_tokens).await {
-                        samples.push(s);
+                    match one(&client, &url, &model, &system, i, max_tokens).await {
+                        Ok(s) => samples.push(s),
+                        Err(e) => errors.push(format!("{e:#}")),
                     }
                 }
             })
         })
         .collect();
-    let mut samples = Vec::new();
+    let (mut samples, mut errors) = (Vec::new(), Vec::new());
     for w in workers {
-        samples.extend(w.await?);
+        let (s, e) = w.await?;
+        samples.extend(s);
+        errors.extend(e);
+    }
+    if let Some(first) = errors.first() {
+        eprintln!("i1: {} of {requests} requests failed; the first: {first}", errors.len());
     }
     let wall = started.elapsed().as_secs_f64();
     let completion: u64 = samples.iter().map(|s| s.completion_tokens).sum();
@@ -158,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "concurrency": concurrency, "requests": samples.len(), "system_words": words,
+            "concurrency": concurrency, "requests": samples.len(), "errors": errors.len(), "system_words": words,
             "ttft_p50_ms": pct(ttft.clone(), 0.5), "ttft_p90_ms": pct(ttft, 0.9),
             "completion_tokens_per_s": completion as f64 / wall,
             "stream_gen_tokens_per_s_p50": pct(gen_speed, 0.5),
