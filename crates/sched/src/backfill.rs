@@ -62,11 +62,9 @@ impl<'a> Reservation<'a> {
                 None => lo = mid,
             }
         }
+        // `full` is the fleet after `hi` jobs ended: set when `hi` was last lowered, or at `known`.
         if hi == 0 {
             return None;
-        }
-        if hi < known {
-            full = fits(hi)?;
         }
         let start_ms = ending[hi - 1].expected_end_ms?;
         let ended = ending[..hi].iter().map(|r| r.id).collect();

@@ -5,9 +5,12 @@
 //! The control plane loads a [`SchedInput`] from its store, calls [`schedule`], and writes the
 //! [`Decisions`] back in one transaction.
 //!
-//! This is the baseline policy: jobs in priority order (then submission order), per-tenant quotas,
-//! gangs placed all-or-nothing, best-fit placement. A job that does not fit never blocks the jobs
-//! behind it. Every job left waiting carries a reason a person can act on.
+//! `schedule` orders jobs by priority, then by dominant resource fairness across tenants; checks
+//! per-tenant quotas; stops running work to make room when it has grounds (a tenant's own
+//! lower-priority work, or GPUs another tenant borrowed beyond its nominal quota); keeps the first
+//! job that waits from being delayed by the jobs behind it (EASY backfill, with runtime
+//! estimates); places gangs all-or-nothing, best fit. Every job left waiting carries a reason a
+//! person can act on.
 //!
 //! Single replicas can also be placed one at a time with a [`Placer`] and any [`Policy`] —
 //! FGD's baselines, FGD itself and Strata's own — through the same fit checks and the same

@@ -53,6 +53,13 @@ pub struct HeldReplica {
     pub gpus: Vec<GpuAssignment>,
 }
 
+impl HeldReplica {
+    /// Milli-GPUs held, over all its devices.
+    pub fn gpu_milli(&self) -> u64 {
+        self.gpus.iter().map(|g| u64::from(g.milli.0)).sum()
+    }
+}
+
 /// A job holding capacity now: what preemption may take back and what backfill waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunningJob {
@@ -86,6 +93,17 @@ pub struct TenantLimits {
     /// guaranteed nothing: all of the tenant's use of it is borrowed.
     #[serde(default)]
     pub nominal_gpu_milli: std::collections::BTreeMap<String, u64>,
+}
+
+impl TenantLimits {
+    /// The name people know the tenant by; its id when it has none.
+    pub fn display_name(&self) -> String {
+        if self.name.is_empty() {
+            self.tenant.to_string()
+        } else {
+            self.name.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

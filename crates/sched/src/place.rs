@@ -1,8 +1,11 @@
-//! The baseline policy: priority order, quotas, all-or-nothing gangs, best-fit placement.
+//! The control plane's cycle: priority order with fair share across tenants, quotas, preemption,
+//! EASY backfill, all-or-nothing gangs, best-fit placement.
 //!
-//! Jobs are taken greedily in order; one that does not fit is left waiting with a reason and
-//! never blocks the jobs behind it. A gang goes on one node if any can hold it, else within one
-//! rack, else anywhere, using as few nodes as possible.
+//! Jobs are taken in order (`fair.rs`). One that does not fit may stop running work it has
+//! grounds to stop (`preempt.rs`); otherwise it waits with a reason, and the first such job gets a
+//! reservation that the jobs behind it may not delay (`backfill.rs`) — without runtime estimates
+//! there is none, and a job that does not fit never blocks the jobs behind it. A gang goes on one
+//! node if any can hold it, else within one rack, else anywhere, using as few nodes as possible.
 
 use crate::backfill::Reservation;
 use crate::fair::FairOrder;
@@ -98,8 +101,8 @@ pub fn schedule(input: &SchedInput) -> Decisions {
                 quotas.charge(job.tenant, &demand);
                 order.charge(job.tenant, &demand);
                 for h in &held {
-                    if let Some(m) = h.gpu_model.as_deref().and_then(|m| fleet.models.iter().find(|x| **x == m)) {
-                        victims.charge(job.tenant, m, h.gpus.iter().map(|g| u64::from(g.milli.0)).sum());
+                    if let Some(m) = h.gpus.first().and_then(|g| fleet.model_of(h.node, g.index)) {
+                        victims.charge(job.tenant, m, h.gpu_milli());
                     }
                 }
                 out.placements.push(Placement { job: job.id, replicas });

@@ -55,8 +55,7 @@ impl<'a> Victims<'a> {
         for r in &running {
             for h in &r.replicas {
                 if let Some(model) = h.gpu_model.as_deref() {
-                    *use_by_model.entry((r.tenant, model)).or_default() +=
-                        h.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
+                    *use_by_model.entry((r.tenant, model)).or_default() += h.gpu_milli();
                 }
             }
         }
@@ -144,32 +143,29 @@ impl<'a> Victims<'a> {
 
     /// Stops the plan's victims on `fleet`: their capacity is free for the rest of the cycle.
     pub fn stop(&mut self, fleet: &mut Fleet, plan: &Stops) {
-        for &(v, _) in &plan.victims {
-            let r = self.running[v];
-            for h in &r.replicas {
-                fleet.release(h);
-                if let Some(m) = h.gpu_model.as_deref() {
-                    if let Some(u) = self.use_by_model.get_mut(&(r.tenant, m)) {
-                        *u = u.saturating_sub(h.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>());
-                    }
-                }
-            }
-            self.stopped[v] = true;
-        }
+        self.set_stopped(fleet, plan, true);
     }
 
     /// Undoes [`Victims::stop`] (the job the room was made for could not be placed after all).
     pub fn restart(&mut self, fleet: &mut Fleet, plan: &Stops) {
+        self.set_stopped(fleet, plan, false);
+    }
+
+    fn set_stopped(&mut self, fleet: &mut Fleet, plan: &Stops, stop: bool) {
         for &(v, _) in &plan.victims {
             let r = self.running[v];
             for h in &r.replicas {
-                fleet.take_exact(h);
+                if stop {
+                    fleet.release(h);
+                } else {
+                    fleet.take_exact(h);
+                }
                 if let Some(m) = h.gpu_model.as_deref() {
-                    *self.use_by_model.entry((r.tenant, m)).or_default() +=
-                        h.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
+                    let u = self.use_by_model.entry((r.tenant, m)).or_default();
+                    *u = if stop { u.saturating_sub(h.gpu_milli()) } else { *u + h.gpu_milli() };
                 }
             }
-            self.stopped[v] = false;
+            self.stopped[v] = stop;
         }
     }
 
@@ -184,9 +180,6 @@ impl<'a> Victims<'a> {
     }
 
     pub fn tenant_name(&self, t: TenantId) -> String {
-        match self.tenants.get(&t) {
-            Some(l) if !l.name.is_empty() => l.name.clone(),
-            _ => t.to_string(),
-        }
+        self.tenants.get(&t).map_or_else(|| t.to_string(), |l| l.display_name())
     }
 }

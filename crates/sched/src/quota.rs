@@ -27,7 +27,7 @@ impl Demand {
     pub fn held(job: &RunningJob) -> Self {
         let mut d = Demand { gpu: 0, cpu: 0, mem: 0 };
         for r in &job.replicas {
-            d.gpu += r.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
+            d.gpu += r.gpu_milli();
             d.cpu += r.cpu_milli;
             d.mem += r.memory_mib;
         }
@@ -77,7 +77,7 @@ impl<'a> Quotas<'a> {
             };
             let would = used.saturating_add(need);
             if would > limit {
-                let name = if l.name.is_empty() { l.tenant.to_string() } else { l.name.clone() };
+                let name = l.display_name();
                 return Err(format!("tenant {name} quota: would use {would} of {limit} {unit} ({used} in use)"));
             }
         }

@@ -275,20 +275,6 @@ fn parse_nominal(s: &str) -> Result<(String, u64), String> {
     }
 }
 
-/// `90s`, `30m`, `2h`, `1d` or plain seconds, as whole seconds.
-fn parse_duration_s(s: &str) -> Result<i64, String> {
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = digits.parse().map_err(|_| format!("duration {s:?} must be a number with s, m, h or d, e.g. 2h"))?;
-    let scale = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("duration {s:?}: unknown unit {unit:?}; use s, m, h or d, e.g. 30m")),
-    };
-    Ok(n * scale)
-}
-
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Output {
     #[default]
@@ -366,7 +352,7 @@ pub struct SubmitArgs {
     /// Expected run time (90s, 30m, 2h): lets the job start ahead of a large one that waits, if
     /// it ends before that one could start.
     #[arg(long, value_parser = parse_duration_s)]
-    pub runtime_estimate: Option<i64>,
+    pub runtime_estimate: Option<u64>,
     #[arg(long)]
     pub workdir: Option<String>,
     /// Environment variables, KEY=VALUE (repeatable).
@@ -504,12 +490,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_and_nominal_quotas_parse_or_say_how_to_write_them() {
+    fn runtime_estimates_and_nominal_quotas_parse_or_say_how_to_write_them() {
+        // `--runtime-estimate` uses the same duration parser as the deployment flags.
         assert_eq!(parse_duration_s("90"), Ok(90));
         assert_eq!(parse_duration_s("30m"), Ok(1800));
         assert_eq!(parse_duration_s("2h"), Ok(7200));
-        assert!(parse_duration_s("2w").unwrap_err().contains("use s, m, h or d"));
-        assert!(parse_duration_s("h").unwrap_err().contains("e.g. 2h"));
+        assert!(parse_duration_s("2w").unwrap_err().contains("s, m, h or d"));
+        assert!(parse_duration_s("h").unwrap_err().contains("such as 90s, 15m, 12h or 30d"));
         assert_eq!(parse_nominal("H100-80GB=16000"), Ok(("H100-80GB".into(), 16000)));
         assert!(parse_nominal("H100").unwrap_err().contains("MODEL=MILLI"));
         assert!(parse_nominal("H100=eight").unwrap_err().contains("not a number"));

@@ -32,7 +32,6 @@ pub struct Run {
 }
 
 struct Active {
-    job: usize,
     start_s: f64,
     end_s: f64,
     replicas: Vec<HeldReplica>,
@@ -83,9 +82,8 @@ pub fn simulate(
             labels: Default::default(),
         })
         .collect();
-    // Work left per job, in GPU-gang seconds at full speed.
-    let duration: Vec<f64> = jobs.iter().map(|j| j.total_steps / j.steps_per_s[2].max(1e-9)).collect();
-    let mut remaining = duration.clone();
+    // Work left per job, in seconds of the whole gang at full speed.
+    let mut remaining: Vec<f64> = jobs.iter().map(|j| j.total_steps / j.steps_per_s[2].max(1e-9)).collect();
     let mut outcomes = vec![Outcome::default(); jobs.len()];
     let mut waiting: BTreeMap<usize, ()> = BTreeMap::new();
     let mut active: BTreeMap<usize, Active> = BTreeMap::new();
@@ -148,7 +146,7 @@ pub fn simulate(
                 .collect();
             take(&mut views, &replicas);
             outcomes[j].first_start_s.get_or_insert(now);
-            active.insert(j, Active { job: j, start_s: now, end_s: now + remaining[j], replicas });
+            active.insert(j, Active { start_s: now, end_s: now + remaining[j], replicas });
         }
     }
     Run { outcomes, busy_gpu_s, makespan_s: now, cycles }
@@ -186,17 +184,17 @@ fn snapshot(
         .collect();
     let mut used = vec![[0u64; 3]; tenants];
     let running = active
-        .values()
-        .map(|a| {
-            let t = jobs[a.job].tenant;
+        .iter()
+        .map(|(&j, a)| {
+            let t = jobs[j].tenant;
             for r in &a.replicas {
-                used[t][0] += r.gpus.iter().map(|g| u64::from(g.milli.0)).sum::<u64>();
+                used[t][0] += r.gpu_milli();
                 used[t][1] += r.cpu_milli;
                 used[t][2] += r.memory_mib;
             }
             let since = a.start_s + ((now - a.start_s) / checkpoint_s).floor() * checkpoint_s;
             RunningJob {
-                id: JobId(a.job as i64 + 1),
+                id: JobId(j as i64 + 1),
                 tenant: TenantId(t as i64 + 1),
                 priority: 0,
                 preemptible: policy == Policy::Quota,
