@@ -242,9 +242,10 @@ async fn admit(gw: &Gateway, caller: &Caller, meter: &mut Meter, tokens: u64, co
 }
 
 /// A replica for the next attempt. Replicas that refused a connection during this request are
-/// out; one marked down by another request is only a hint, used when nothing else is left.
-fn pick(d: &Deployment, prefix: Option<u64>, refused: &[i64], now: i64) -> Option<Arc<Replica>> {
-    let choose = |skip_down: bool| {
+/// out; one that failed once during it, or that another request marked down, is only avoided,
+/// used when nothing else is left.
+fn pick(d: &Deployment, prefix: Option<u64>, refused: &[i64], failed: &[i64], now: i64) -> Option<Arc<Replica>> {
+    let choose = |skip_suspect: bool| {
         let loads: Vec<ReplicaLoad> = d
             .replicas
             .iter()
@@ -252,7 +253,8 @@ fn pick(d: &Deployment, prefix: Option<u64>, refused: &[i64], now: i64) -> Optio
                 id: r.task_id as u64,
                 outstanding: r.outstanding.load(Ordering::Relaxed),
                 healthy: !refused.contains(&r.task_id)
-                    && (!skip_down || r.down_until_ms.load(Ordering::Relaxed) <= now),
+                    && (!skip_suspect
+                        || (!failed.contains(&r.task_id) && r.down_until_ms.load(Ordering::Relaxed) <= now)),
             })
             .collect();
         choose_replica(&loads, prefix, rand::random(), AFFINITY_SLACK).map(|i| d.replicas[i].clone())
@@ -294,11 +296,15 @@ async fn try_deployment(
     prefix: Option<u64>,
 ) -> Option<Upstream> {
     // Replicas that refused the connection (down); other failures (a kept-alive connection the
-    // replica had closed, a reply cut off) may succeed on a retry, even on the same replica.
+    // replica had closed, a reply cut off) may succeed on a retry, even on the same replica, so
+    // such a replica is only avoided after one failure and refused after a second: a killed
+    // replica's pooled connections all fail that way, and prefix affinity would otherwise send
+    // every retry back to it.
     let mut refused: Vec<i64> = Vec::new();
+    let mut failed: Vec<i64> = Vec::new();
     let mut busy: Option<Upstream> = None;
     for attempt in 0..MAX_TRIES {
-        let Some(replica) = pick(d, prefix, &refused, now_ms()) else { break };
+        let Some(replica) = pick(d, prefix, &refused, &failed, now_ms()) else { break };
         if attempt > 0 {
             gw.metrics.retries.inc();
         }
@@ -314,9 +320,11 @@ async fn try_deployment(
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(replica = %replica.endpoint, error = %e, "replica failed before answering; trying again");
-                if e.is_connect() {
+                if e.is_connect() || failed.contains(&replica.task_id) {
                     refused.push(replica.task_id);
                     Catalog::mark_down(&replica, now_ms());
+                } else {
+                    failed.push(replica.task_id);
                 }
                 meter.release_replica();
                 continue;
@@ -337,6 +345,11 @@ async fn try_deployment(
             Ok(bytes) => return Some(Upstream::Whole { status, content_type, body: bytes }),
             Err(e) => {
                 tracing::warn!(replica = %replica.endpoint, error = %e, "replica broke off before the answer was complete; trying again");
+                if failed.contains(&replica.task_id) {
+                    refused.push(replica.task_id);
+                } else {
+                    failed.push(replica.task_id);
+                }
                 meter.release_replica();
             }
         }
