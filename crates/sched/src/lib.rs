@@ -25,6 +25,7 @@ mod fair;
 mod fleet;
 mod frag;
 mod hetero;
+mod index;
 mod mix;
 mod model;
 mod place;

@@ -59,7 +59,7 @@ impl<'a> Placer<'a> {
     fn settle(&mut self, node: usize, taken: &[(usize, u32)]) -> ReplicaPlacement {
         let used: u64 = taken.iter().map(|&(_, m)| u64::from(m)).sum();
         self.free_milli = self.free_milli.saturating_sub(used);
-        self.chooser.touched(node);
+        self.chooser.touched(&self.fleet, node);
         replica(&self.fleet, node, &taken.to_vec())
     }
 

@@ -12,6 +12,7 @@
 
 use crate::fleet::{Choice, Fleet, Gpu, Needs, Node, WHOLE};
 use crate::frag::{FragModel, Take};
+use crate::index::FitIndex;
 use crate::mix::TaskMix;
 use crate::rng::Rng;
 use crate::strata::Costs;
@@ -92,6 +93,8 @@ pub(crate) struct Chooser {
     rank: Vec<usize>,
     /// Strata's extra costs; `None` for the other policies.
     costs: Option<Costs>,
+    /// Best fit without a scan, for `classic` in a [`crate::Placer`], which reports every change.
+    index: Option<FitIndex>,
 }
 
 /// The authors' normalisation constants for BestFit (milli-CPU and milli-GPU of the largest node).
@@ -107,10 +110,12 @@ impl Chooser {
         rng.shuffle(&mut rank);
         let frag = FragModel::new(mix, &fleet.models);
         let costs = (policy == Policy::Strata).then(|| Costs::new(mix, fleet));
-        Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank, costs }
+        let index = (policy == Policy::Classic).then(|| FitIndex::new(fleet));
+        Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank, costs, index }
     }
 
-    /// The control plane's policy: needs no state at all.
+    /// The control plane's policy: needs no state at all (a cycle's fleet changes in many ways,
+    /// so it scans instead of keeping an index).
     pub fn classic() -> Self {
         let frag = FragModel::new(&TaskMix::default(), &[]);
         Chooser {
@@ -120,13 +125,17 @@ impl Chooser {
             node_frag: Vec::new(),
             rank: Vec::new(),
             costs: None,
+            index: None,
         }
     }
 
     /// Where one replica goes, or `None` if no node can take it now.
     pub fn choose(&mut self, fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
         if self.policy == Policy::Classic {
-            return classic(fleet, needs);
+            return match self.index.as_mut().and_then(|ix| ix.best(fleet, needs)) {
+                Some(found) => found,
+                None => classic(fleet, needs),
+            };
         }
         let cands = self.ranked(fleet, needs);
         let mut best: Option<&Candidate> = None;
@@ -176,10 +185,13 @@ impl Chooser {
         (0..fleet.nodes.len()).filter_map(|i| self.evaluate(fleet, needs, i)).collect()
     }
 
-    /// Forgets a node's cached fragmentation after its free capacity changed.
-    pub fn touched(&mut self, node: usize) {
+    /// Forgets a node's cached fragmentation, and re-indexes it, after its free capacity changed.
+    pub fn touched(&mut self, fleet: &Fleet, node: usize) {
         if let Some(f) = self.node_frag.get_mut(node) {
             *f = None;
+        }
+        if let Some(ix) = self.index.as_mut() {
+            ix.refresh(fleet, node);
         }
     }
 
@@ -261,7 +273,7 @@ impl Chooser {
 }
 
 /// The control plane's rule: smallest [`crate::fleet::Score`], then lowest node position.
-fn classic(fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
+pub(crate) fn classic(fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
     fleet
         .nodes
         .iter()
