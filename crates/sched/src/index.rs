@@ -212,55 +212,9 @@ mod tests {
     use super::*;
     use crate::model::{GpuSlot, NodeView};
     use crate::policy::classic;
+    use crate::testing::{arb_fleet, arb_request};
     use proptest::prelude::*;
     use strata_domain::{CpuMillis, GpuMillis, GpuRequest, MemoryMib, NodeId, ReplicaResources};
-
-    const MODELS: [&str; 3] = ["A10", "H100", "V100"];
-
-    fn arb_fleet() -> impl Strategy<Value = Vec<NodeView>> {
-        let gpu = (0..MODELS.len(), prop::sample::select(vec![0u32, 250, 500, 750, 1000, 1000]));
-        let node = (0u64..8, 0u64..4, prop::collection::vec(gpu, 0..=4));
-        prop::collection::vec(node, 1..=12).prop_map(|nodes| {
-            nodes
-                .into_iter()
-                .enumerate()
-                .map(|(i, (cpu, mem, gpus))| NodeView {
-                    id: NodeId(i as i64 + 1),
-                    name: format!("n{i}"),
-                    rack: None,
-                    // Few distinct values, so that ties (broken by position) are common.
-                    free_cpu: CpuMillis(cpu * 1000),
-                    free_memory: MemoryMib(mem * 1024),
-                    gpus: gpus
-                        .into_iter()
-                        .enumerate()
-                        .map(|(ix, (m, free))| GpuSlot {
-                            index: ix as u32,
-                            model: MODELS[m].to_string(),
-                            free: GpuMillis(free),
-                        })
-                        .collect(),
-                    labels: Default::default(),
-                })
-                .collect()
-        })
-    }
-
-    fn arb_request() -> impl Strategy<Value = ReplicaResources> {
-        let gpu = prop::sample::select(vec![0u32, 100, 250, 500, 750, 1000, 2000, 3000]);
-        let models = prop::collection::vec(0..MODELS.len(), 0..=2);
-        (0u64..6, 0u64..3, gpu, models, prop::bool::ANY).prop_map(|(cpu, mem, gpu, models, prefer)| {
-            let names: Vec<String> = models.iter().map(|&m| MODELS[m].to_string()).collect();
-            ReplicaResources {
-                cpu_milli: CpuMillis(cpu * 1000),
-                memory_mib: MemoryMib(mem * 1024),
-                gpu_milli: GpuRequest::try_from(gpu).unwrap_or(GpuRequest::None),
-                preferred_gpu_models: if prefer { names.clone() } else { Vec::new() },
-                gpu_models: names,
-                node_labels: Default::default(),
-            }
-        })
-    }
 
     proptest! {
         /// Placing a sequence of replicas with the index, refreshing each changed node, picks the

@@ -35,7 +35,10 @@ mod preempt;
 mod quota;
 mod reason;
 mod rng;
+mod scores;
 mod strata;
+#[cfg(test)]
+mod testing;
 
 pub use hetero::{assign_round, ChipClass, HeteroPolicy, RoundInput, RoundJob, AGING_S, COST_SLACK};
 pub use mix::{TaskMix, TaskShape};

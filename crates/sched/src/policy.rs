@@ -15,6 +15,7 @@ use crate::frag::{FragModel, Take};
 use crate::index::FitIndex;
 use crate::mix::TaskMix;
 use crate::rng::Rng;
+use crate::scores::ScoreCache;
 use crate::strata::Costs;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -95,6 +96,8 @@ pub(crate) struct Chooser {
     costs: Option<Costs>,
     /// Best fit without a scan, for `classic` in a [`crate::Placer`], which reports every change.
     index: Option<FitIndex>,
+    /// Scores kept between placements, for the scoring policies in a [`crate::Placer`].
+    scores: Option<ScoreCache>,
 }
 
 /// The authors' normalisation constants for BestFit (milli-CPU and milli-GPU of the largest node).
@@ -111,7 +114,9 @@ impl Chooser {
         let frag = FragModel::new(mix, &fleet.models);
         let costs = (policy == Policy::Strata).then(|| Costs::new(mix, fleet));
         let index = (policy == Policy::Classic).then(|| FitIndex::new(fleet));
-        Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank, costs, index }
+        // Random draws among the feasible nodes afresh each time: nothing to keep.
+        let scores = (!matches!(policy, Policy::Classic | Policy::Random)).then(ScoreCache::default);
+        Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank, costs, index, scores }
     }
 
     /// The control plane's policy: needs no state at all (a cycle's fleet changes in many ways,
@@ -126,6 +131,7 @@ impl Chooser {
             rank: Vec::new(),
             costs: None,
             index: None,
+            scores: None,
         }
     }
 
@@ -137,10 +143,40 @@ impl Chooser {
                 None => classic(fleet, needs),
             };
         }
-        let cands = self.ranked(fleet, needs);
-        let mut best: Option<&Candidate> = None;
+        let best = match self.scores.take() {
+            Some(mut cache) => {
+                // Scored as if no memory were needed; each node's memory is checked here.
+                let memoryless = Needs { mem: 0, allowed: needs.allowed.clone(), pref: needs.pref.clone(), ..*needs };
+                let scores = cache.scores(needs, fleet.nodes.len(), |i| {
+                    self.evaluate(fleet, &memoryless, i).map(|c| (c.key, c.choice))
+                });
+                let cands = scores
+                    .iter()
+                    .enumerate()
+                    .filter(|&(node, _)| fleet.nodes[node].mem >= needs.mem)
+                    .filter_map(|(node, s)| s.map(|(key, choice)| Candidate { node, choice, key }));
+                let best = self.best_of(cands);
+                self.scores = Some(cache);
+                best
+            }
+            None => {
+                let cands = self.ranked(fleet, needs);
+                self.best_of(cands.into_iter())
+            }
+        }?;
+        let choice = match (self.policy, needs.gpu) {
+            (Policy::Random, Gpu::Share(m)) => self.random_device(&fleet.nodes[best.node], needs, m),
+            _ => best.choice,
+        };
+        Some((best.node, choice))
+    }
+
+    /// The best candidate: highest key; ties go to the lowest seeded rank, or for `random` to a
+    /// uniform draw.
+    fn best_of(&mut self, cands: impl Iterator<Item = Candidate>) -> Option<Candidate> {
+        let mut best: Option<Candidate> = None;
         let mut ties = 0u64;
-        for c in &cands {
+        for c in cands {
             match best.map(|b| c.key.total_cmp(&b.key)) {
                 None | Some(Ordering::Greater) => {
                     best = Some(c);
@@ -162,12 +198,7 @@ impl Chooser {
                 Some(Ordering::Less) => {}
             }
         }
-        let best = *best?;
-        let choice = match (self.policy, needs.gpu) {
-            (Policy::Random, Gpu::Share(m)) => self.random_device(&fleet.nodes[best.node], needs, m),
-            _ => best.choice,
-        };
-        Some((best.node, choice))
+        best
     }
 
     /// Every feasible node tied for the best rank (for comparing decisions with another scheduler).
@@ -192,6 +223,9 @@ impl Chooser {
         }
         if let Some(ix) = self.index.as_mut() {
             ix.refresh(fleet, node);
+        }
+        if let Some(cache) = self.scores.as_mut() {
+            cache.touched(node, fleet.nodes.len());
         }
     }
 
@@ -344,4 +378,42 @@ fn packing_score(node: &Node, needs: &Needs) -> f64 {
     }
     let ratio: i64 = frees.iter().map(|&f| i64::from(f) * 100 / 1000).sum();
     (100 - ratio / 10).max(50) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mix::TaskShape;
+    use crate::testing::{arb_fleet, arb_request};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// With scores kept between placements, every scoring policy decides exactly as when it
+        /// scores every node afresh.
+        #[test]
+        fn kept_scores_decide_as_fresh_ones(
+            views in arb_fleet(),
+            requests in prop::collection::vec(arb_request(), 1..30),
+            seed in any::<u64>(),
+        ) {
+            let shapes = requests.iter().map(|r| TaskShape::new(r.cpu_milli.0, r.gpu_milli, r.gpu_models.clone()));
+            let mix = TaskMix::typical(shapes, 95.0);
+            for policy in [Policy::Strata, Policy::Fgd, Policy::BestFit, Policy::GpuPacking] {
+                let mut fleet = Fleet::new(&views);
+                let mut kept = Chooser::new(policy, seed, &mix, &fleet);
+                let mut fresh = Chooser::new(policy, seed, &mix, &fleet);
+                fresh.scores = None;
+                for res in &requests {
+                    let needs = fleet.needs(res);
+                    let decided = kept.choose(&fleet, &needs);
+                    prop_assert_eq!(decided, fresh.choose(&fleet, &needs), "{} on {:?}", policy.name(), res);
+                    if let Some((pos, choice)) = decided {
+                        fleet.nodes[pos].apply(&needs, choice);
+                        kept.touched(&fleet, pos);
+                        fresh.touched(&fleet, pos);
+                    }
+                }
+            }
+        }
+    }
 }
