@@ -9,6 +9,7 @@
 //!
 //!     cargo bench -p strata-sim --bench placement
 //!     POLICIES=classic,strata RATIO=1.3 WORKLOAD=default cargo bench -p strata-sim --bench placement
+//!     FLEET=spot WORKLOAD=default cargo bench -p strata-sim --bench placement   # spot-GPU nodes × 5
 //!
 //! A measurement, not a simulation: it reads the clock, so it lives outside the simulator.
 
@@ -21,10 +22,12 @@ use std::time::Instant;
 use strata_domain::GpuRequest;
 use strata_sched::{Placer, Policy};
 use strata_sim::openb::run::{policy_seed, Workload};
-use strata_sim::openb::trace::{read_nodes, read_pods, OpenbNode, OpenbPod};
+use strata_sim::openb::trace::{read_nodes, read_pods, read_spot_nodes, OpenbNode, OpenbPod};
 
 /// Copies of the openb GPU node list in the fleet: 1,213 × 8 nodes, 6,212 × 8 GPUs.
 const COPIES: usize = 8;
+/// Copies of the spot-GPU inventory (`FLEET=spot`): 4,278 × 5 nodes, 10,412 × 5 GPUs.
+const SPOT_COPIES: usize = 5;
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -85,15 +88,24 @@ fn main() {
     let policies: Vec<Policy> =
         env("POLICIES", "classic,fgd,strata").split(',').map(|p| Policy::parse(p).expect("a policy name")).collect();
 
-    let one = read_nodes(&csv.join("openb_node_list_gpu_node.csv")).expect("the openb node list");
-    let nodes: Vec<OpenbNode> = (0..COPIES)
+    // BENCHMARKS.md S4's two fleets: openb's GPU nodes × 8, or the spot-GPU inventory × 5.
+    let fleet = env("FLEET", "openb");
+    let (one, copies) = match fleet.as_str() {
+        "openb" => (read_nodes(&csv.join("openb_node_list_gpu_node.csv")).expect("the openb node list"), COPIES),
+        "spot" => (
+            read_spot_nodes(&traces.join("alibaba_spot_gpu_v2026/node_info_df.csv")).expect("the spot node list"),
+            SPOT_COPIES,
+        ),
+        other => panic!("FLEET is openb or spot, not {other}"),
+    };
+    let nodes: Vec<OpenbNode> = (0..copies)
         .flat_map(|k| one.iter().map(move |n| OpenbNode { name: format!("{}-{k}", n.name), ..n.clone() }))
         .collect();
     let pods = read_pods(&csv.join(format!("openb_pod_list_{workload}.csv"))).expect("the openb pod list");
     let w = Workload::new(workload.clone(), &nodes, pods);
     let arrivals = w.arrivals(ratio, seed);
     println!(
-        "S4 placement latency: {} nodes, {} GPUs; {workload}, seed {seed}, {} pods to {:.0}% of GPU capacity",
+        "S4 placement latency: {fleet} fleet, {} nodes, {} GPUs; {workload}, seed {seed}, {} pods to {:.0}% of GPU capacity",
         w.nodes.len(),
         w.total_gpus,
         arrivals.len(),

@@ -77,6 +77,33 @@ pub fn read_nodes(path: &Path) -> Result<Vec<OpenbNode>, TraceError> {
     parse_nodes(path, &text)
 }
 
+/// The Alibaba spot-GPU node inventory (`alibaba_spot_gpu_v2026/node_info_df.csv`:
+/// `gpu_model,gpu_capacity_num,cpu_num,node_name`), as nodes of the openb kind. The inventory
+/// lists no memory: each node gets openb's 4 GiB per core, so memory binds as rarely as there.
+pub fn read_spot_nodes(path: &Path) -> Result<Vec<OpenbNode>, TraceError> {
+    let text = read(path)?;
+    parse_spot_nodes(path, &text)
+}
+
+const SPOT_COLUMNS: [&str; 4] = ["gpu_model", "gpu_capacity_num", "cpu_num", "node_name"];
+const SPOT_MIB_PER_CORE: u64 = 4096;
+
+pub fn parse_spot_nodes(path: &Path, text: &str) -> Result<Vec<OpenbNode>, TraceError> {
+    let mut rows = Rows::new(path, text, &SPOT_COLUMNS)?;
+    let mut nodes = Vec::new();
+    while let Some(row) = rows.next_row()? {
+        let cores: u64 = row.number(2)?;
+        nodes.push(OpenbNode {
+            name: format!("spot-{}", row.text(3)?),
+            cpu_milli: cores * 1000,
+            memory_mib: cores * SPOT_MIB_PER_CORE,
+            gpus: row.number(1)?,
+            model: row.text(0)?.to_string(),
+        });
+    }
+    Ok(nodes)
+}
+
 pub fn read_pods(path: &Path) -> Result<Vec<OpenbPod>, TraceError> {
     let text = read(path)?;
     parse_pods(path, &text)
@@ -238,6 +265,27 @@ mod tests {
         assert_eq!(pods[2].gpu, GpuRequest::None);
         let short = "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np0,1000,2048,4,1000\n";
         assert_eq!(parse_pods(Path::new("m.csv"), short).unwrap()[0].gpu, GpuRequest::Whole(4));
+    }
+
+    #[test]
+    fn spot_inventory_rows_become_nodes_and_bad_ones_are_located() {
+        let text = "gpu_model,gpu_capacity_num,cpu_num,node_name\nA10,1,128,2\nH800,8,192,3\n";
+        let nodes = parse_spot_nodes(Path::new("spot.csv"), text).unwrap();
+        assert_eq!(
+            nodes[1],
+            OpenbNode {
+                name: "spot-3".into(),
+                cpu_milli: 192_000,
+                memory_mib: 192 * 4096,
+                gpus: 8,
+                model: "H800".into()
+            }
+        );
+        let bad = "gpu_model,gpu_capacity_num,cpu_num,node_name\nA10,one,128,2\n";
+        let e = parse_spot_nodes(Path::new("spot.csv"), bad).unwrap_err().to_string();
+        assert!(e.starts_with("spot.csv:2:5: `one` is not a non-negative integer"), "{e}");
+        let header = parse_spot_nodes(Path::new("spot.csv"), "sn,cpu_milli\n").unwrap_err().to_string();
+        assert!(header.starts_with("spot.csv:1:1: header: expected column 1 to be `gpu_model`"), "{header}");
     }
 
     #[test]
