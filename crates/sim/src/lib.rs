@@ -6,6 +6,7 @@
 //! [`strata_sched::assign_round`]; it never reads a clock: output depends only on the
 //! traces, the policy and the seed, byte for byte.
 
+pub mod dlrm;
 pub mod gavel;
 pub mod openb;
 pub mod philly;

@@ -109,7 +109,7 @@ pub fn read_pods(path: &Path) -> Result<Vec<OpenbPod>, TraceError> {
     parse_pods(path, &text)
 }
 
-fn read(path: &Path) -> Result<String, TraceError> {
+pub(crate) fn read(path: &Path) -> Result<String, TraceError> {
     std::fs::read_to_string(path).map_err(|source| TraceError::Io { file: path.to_path_buf(), source })
 }
 
@@ -164,20 +164,20 @@ pub fn parse_pods(path: &Path, text: &str) -> Result<Vec<OpenbPod>, TraceError> 
 }
 
 /// Lines of a headed CSV file, with positions for error messages.
-struct Rows<'t> {
+pub(crate) struct Rows<'t> {
     path: &'t Path,
     lines: std::iter::Enumerate<std::str::Lines<'t>>,
     header: Vec<&'t str>,
 }
 
-struct Row<'t> {
+pub(crate) struct Row<'t> {
     path: &'t Path,
     line: usize,
     fields: Vec<(usize, &'t str)>,
 }
 
 impl<'t> Rows<'t> {
-    fn new(path: &'t Path, text: &'t str, required: &[&str]) -> Result<Self, TraceError> {
+    pub(crate) fn new(path: &'t Path, text: &'t str, required: &[&str]) -> Result<Self, TraceError> {
         let mut lines = text.lines().enumerate();
         let head = lines.next().map(|(_, l)| l).unwrap_or("");
         let header: Vec<&str> = head.split(',').map(str::trim).collect();
@@ -196,7 +196,7 @@ impl<'t> Rows<'t> {
         Ok(Rows { path, lines, header })
     }
 
-    fn next_row(&mut self) -> Result<Option<Row<'t>>, TraceError> {
+    pub(crate) fn next_row(&mut self) -> Result<Option<Row<'t>>, TraceError> {
         for (i, line) in self.lines.by_ref() {
             if line.trim().is_empty() {
                 continue;
@@ -221,11 +221,11 @@ impl<'t> Rows<'t> {
 }
 
 impl<'t> Row<'t> {
-    fn text(&self, i: usize) -> Result<&'t str, TraceError> {
+    pub(crate) fn text(&self, i: usize) -> Result<&'t str, TraceError> {
         self.fields.get(i).map(|&(_, f)| f).ok_or_else(|| self.error(i, "missing field".to_string()))
     }
 
-    fn number<N: std::str::FromStr>(&self, i: usize) -> Result<N, TraceError>
+    pub(crate) fn number<N: std::str::FromStr>(&self, i: usize) -> Result<N, TraceError>
     where
         N::Err: std::fmt::Display,
     {
@@ -233,7 +233,7 @@ impl<'t> Row<'t> {
         text.parse().map_err(|e| self.error(i, format!("`{text}` is not a non-negative integer ({e})")))
     }
 
-    fn error(&self, field: usize, message: String) -> TraceError {
+    pub(crate) fn error(&self, field: usize, message: String) -> TraceError {
         let column = self.fields.get(field).map_or(1, |&(c, _)| c);
         self.error_at(column, message)
     }
