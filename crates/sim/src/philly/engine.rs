@@ -167,6 +167,15 @@ fn snapshot(
     checkpoint_s: f64,
 ) -> SchedInput {
     let estimates = policy != Policy::Greedy;
+    // Shortest GPU-time first: priorities by rank, ties by arrival (then id).
+    let mut order: Vec<usize> = waiting.keys().copied().collect();
+    if policy == Policy::Sjf {
+        order.sort_by(|&a, &b| {
+            let work = |j: usize| f64::from(jobs[j].gpus) * remaining[j];
+            work(a).total_cmp(&work(b)).then(jobs[a].arrival_s.total_cmp(&jobs[b].arrival_s)).then(a.cmp(&b))
+        });
+    }
+    let rank: BTreeMap<usize, i32> = order.iter().enumerate().map(|(r, &j)| (j, -(r as i32))).collect();
     let pending = waiting
         .keys()
         .map(|&j| {
@@ -174,7 +183,7 @@ fn snapshot(
             PendingJob {
                 id: JobId(j as i64 + 1),
                 tenant: TenantId(jobs[j].tenant as i64 + 1),
-                priority: 0,
+                priority: if policy == Policy::Sjf { rank[&j] } else { 0 },
                 submitted_at_ms: (jobs[j].arrival_s * MS) as i64,
                 replicas,
                 resources: resources(per),

@@ -23,10 +23,17 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Policy {
+    /// YARN-like strict arrival order: nothing passes the first job that waits.
     Fifo,
+    /// Dominant resource fairness across VCs; anything that fits starts.
     Greedy,
+    /// Greedy plus runtime estimates: EASY backfill.
     Easy,
+    /// Easy plus a nominal quota per VC, borrowing and reclaim by preemption.
     Quota,
+    /// Easy, with the least GPU-time (GPUs × remaining time) first: QSSF's ideal (Helios,
+    /// SC'21), with the true durations as its prediction — a bound, not a predictor.
+    Sjf,
 }
 
 impl Policy {
@@ -36,6 +43,7 @@ impl Policy {
             Policy::Greedy => "greedy",
             Policy::Easy => "easy",
             Policy::Quota => "quota",
+            Policy::Sjf => "sjf",
         }
     }
 }
@@ -219,6 +227,16 @@ mod tests {
         let jobs = [job(0, 8, 1000.0, 0.0), job(0, 16, 100.0, 1.0), job(0, 4, 5000.0, 2.0)];
         assert_eq!(run(Policy::Easy, &jobs, &[]).outcomes[1].first_start_s, Some(1000.0));
         assert_eq!(run(Policy::Greedy, &jobs, &[]).outcomes[1].first_start_s, Some(5002.0));
+    }
+
+    #[test]
+    fn shortest_gpu_time_first_serves_the_short_job_before_the_long_one() {
+        // 16 GPUs busy until 1000 s; then a long 16-GPU job (arrived first) and a short one wait.
+        let jobs = [job(0, 16, 1000.0, 0.0), job(0, 16, 5000.0, 1.0), job(0, 16, 100.0, 2.0)];
+        let fifo = run(Policy::Fifo, &jobs, &[]);
+        assert_eq!((fifo.outcomes[1].first_start_s, fifo.outcomes[2].first_start_s), (Some(1000.0), Some(6000.0)));
+        let sjf = run(Policy::Sjf, &jobs, &[]);
+        assert_eq!((sjf.outcomes[2].first_start_s, sjf.outcomes[1].first_start_s), (Some(1000.0), Some(1100.0)));
     }
 
     #[test]
