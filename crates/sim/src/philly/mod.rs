@@ -122,17 +122,20 @@ pub fn run(args: &PhillyArgs) -> anyhow::Result<()> {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(format!("philly ×{}", args.compress));
-    let mut rows = Vec::new();
-    for &p in &args.policy {
-        let r = engine::simulate(p, &jobs, nodes, vcs.len(), &nominal, args.checkpoint_min * 60.0, &|n| bar.inc(n));
-        rows.push((p, summarize(&jobs, &r, gpus)));
-    }
-    bar.finish_and_clear();
-    let name = args.trace.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let md = markdown(&name, jobs.len(), nodes, args.compress, &rows);
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let path = args.out.join("summary.md");
-    std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
+    let name = args.trace.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut rows = Vec::new();
+    let mut md = String::new();
+    for &p in &args.policy {
+        bar.set_message(format!("philly ×{} {}", args.compress, p.name()));
+        let r = engine::simulate(p, &jobs, nodes, vcs.len(), &nominal, args.checkpoint_min * 60.0, &|n| bar.inc(n));
+        rows.push((p, summarize(&jobs, &r, gpus)));
+        // Rewritten after every policy: a long run that is stopped keeps the rows it finished.
+        md = markdown(&name, jobs.len(), nodes, args.compress, &rows);
+        std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
+    }
+    bar.finish_and_clear();
     print!("{md}");
     Ok(())
 }
