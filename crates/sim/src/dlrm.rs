@@ -95,18 +95,19 @@ pub fn parse_instances(path: &Path, text: &str) -> Result<Vec<DlrmInstance>, Tra
             cores: row.number(3)?,
             gpus: row.number(5)?,
             rdma_pct: row.number(7)?,
-            memory_gib: seconds_or_amount(&row, 9)?.unwrap_or(0.0),
+            memory_gib: optional_decimal(&row, 9)?
+                .ok_or_else(|| row.error(9, "memory_request is empty; expected GiB, e.g. `120.0`".to_string()))?,
             max_per_node,
-            created_s: seconds_or_amount(&row, 14)?,
-            scheduled_s: seconds_or_amount(&row, 15)?,
-            deleted_s: seconds_or_amount(&row, 16)?,
+            created_s: optional_decimal(&row, 14)?,
+            scheduled_s: optional_decimal(&row, 15)?,
+            deleted_s: optional_decimal(&row, 16)?,
         });
     }
     Ok(out)
 }
 
-/// A non-negative decimal field; `None` when empty.
-fn seconds_or_amount(row: &Row, i: usize) -> Result<Option<f64>, TraceError> {
+/// A non-negative decimal field (seconds or GiB); `None` when empty.
+fn optional_decimal(row: &Row, i: usize) -> Result<Option<f64>, TraceError> {
     let text = row.text(i)?;
     if text.is_empty() {
         return Ok(None);
@@ -145,6 +146,9 @@ mod tests {
         let bad_time = format!("{HEAD}i0,HN,app_0,12,12,1,1,25,25,120.0,120.0,640.0,800.0,8,-5,,\n");
         let e = parse_instances(Path::new("dlrm.csv"), &bad_time).unwrap_err().to_string();
         assert!(e.starts_with("dlrm.csv:2:55: `-5` is not a non-negative number"), "{e}");
+        let no_memory = format!("{HEAD}i0,HN,app_0,12,12,1,1,25,25,,120.0,640.0,800.0,8,,,\n");
+        let e = parse_instances(Path::new("dlrm.csv"), &no_memory).unwrap_err().to_string();
+        assert_eq!(e, "dlrm.csv:2:29: memory_request is empty; expected GiB, e.g. `120.0`");
     }
 
     /// The real trace, where the shared traces are checked out next to the repository.

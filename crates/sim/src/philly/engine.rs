@@ -167,23 +167,14 @@ fn snapshot(
     checkpoint_s: f64,
 ) -> SchedInput {
     let estimates = policy != Policy::Greedy;
-    // Shortest GPU-time first: priorities by rank, ties by arrival (then id).
-    let mut order: Vec<usize> = waiting.keys().copied().collect();
-    if policy == Policy::Sjf {
-        order.sort_by(|&a, &b| {
-            let work = |j: usize| f64::from(jobs[j].gpus) * remaining[j];
-            work(a).total_cmp(&work(b)).then(jobs[a].arrival_s.total_cmp(&jobs[b].arrival_s)).then(a.cmp(&b))
-        });
-    }
-    let rank: BTreeMap<usize, i32> = order.iter().enumerate().map(|(r, &j)| (j, -(r as i32))).collect();
-    let pending = waiting
+    let mut pending: Vec<PendingJob> = waiting
         .keys()
         .map(|&j| {
             let (replicas, per) = shape(jobs[j].gpus);
             PendingJob {
                 id: JobId(j as i64 + 1),
                 tenant: TenantId(jobs[j].tenant as i64 + 1),
-                priority: if policy == Policy::Sjf { rank[&j] } else { 0 },
+                priority: 0,
                 submitted_at_ms: (jobs[j].arrival_s * MS) as i64,
                 replicas,
                 resources: resources(per),
@@ -191,6 +182,19 @@ fn snapshot(
             }
         })
         .collect();
+    if policy == Policy::Sjf {
+        // Shortest GPU-time first: priorities by rank, ties by arrival, then id.
+        let work = |p: &PendingJob| {
+            let j = (p.id.0 - 1) as usize;
+            f64::from(jobs[j].gpus) * remaining[j]
+        };
+        pending.sort_by(|a, b| {
+            work(a).total_cmp(&work(b)).then(a.submitted_at_ms.cmp(&b.submitted_at_ms)).then(a.id.cmp(&b.id))
+        });
+        for (rank, p) in pending.iter_mut().enumerate() {
+            p.priority = -(rank as i32);
+        }
+    }
     let mut used = vec![[0u64; 3]; tenants];
     let running = active
         .iter()
