@@ -50,6 +50,10 @@ pub struct OutputConfig {
     /// The output directory (relative to the pipeline file); `--output` overrides it.
     #[serde(default)]
     pub dir: Option<PathBuf>,
+    /// JSON Lines or Parquet shards.
+    #[serde(default)]
+    pub format: Format,
+    /// For JSON Lines the whole file's compression; for Parquet its pages'.
     #[serde(default)]
     pub compression: Compression,
     /// A shard is closed after this many documents.
@@ -66,12 +70,24 @@ pub enum Compression {
     Zstd,
 }
 
-impl Compression {
-    pub fn extension(self) -> &'static str {
-        match self {
-            Compression::None => "jsonl",
-            Compression::Gzip => "jsonl.gz",
-            Compression::Zstd => "jsonl.zst",
+/// The shards' file format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    #[default]
+    Jsonl,
+    /// Two string columns named by `id_field` and `text_field`.
+    Parquet,
+}
+
+impl OutputConfig {
+    /// The shards' file-name extension.
+    pub fn extension(&self) -> &'static str {
+        match (self.format, self.compression) {
+            (Format::Parquet, _) => "parquet",
+            (Format::Jsonl, Compression::None) => "jsonl",
+            (Format::Jsonl, Compression::Gzip) => "jsonl.gz",
+            (Format::Jsonl, Compression::Zstd) => "jsonl.zst",
         }
     }
 }

@@ -108,6 +108,54 @@ pub struct RawDoc {
     pub text: String,
 }
 
+/// A unit of input waiting for the stages: a JSON line still to parse, or a Parquet row already
+/// read (parsing JSON is the costly part, so lines are parsed in parallel).
+pub enum Pending {
+    Line(u64, Vec<u8>),
+    Row(std::result::Result<RawDoc, BadInput>),
+}
+
+impl Pending {
+    pub fn into_doc(self, file: &str, fields: Fields<'_>) -> std::result::Result<RawDoc, BadInput> {
+        match self {
+            Pending::Line(line, bytes) => parse_line(file, line, &bytes, fields),
+            Pending::Row(row) => row,
+        }
+    }
+}
+
+/// Reads any input file, by what its first bytes say it is.
+pub enum DocReader {
+    Lines(LineReader),
+    Parquet(Box<crate::parquet_io::ParquetReader>),
+}
+
+impl DocReader {
+    pub fn open(file: &InputFile, fields: Fields<'_>, counter: Arc<AtomicU64>) -> Result<Self> {
+        let mut head = [0u8; 4];
+        let n = File::open(&file.path).and_then(|mut f| f.read(&mut head)).map_err(Error::io(&file.path))?;
+        if n == 4 && head == crate::parquet_io::MAGIC {
+            return Ok(DocReader::Parquet(Box::new(crate::parquet_io::ParquetReader::open(file, fields, counter)?)));
+        }
+        Ok(DocReader::Lines(LineReader::open(file, counter)?))
+    }
+
+    /// Appends up to `max` documents to `out`; see [`LineReader::next_batch`].
+    pub fn next_batch(&mut self, max: usize, out: &mut Vec<Pending>) -> Option<BadInput> {
+        match self {
+            DocReader::Lines(r) => r.next_batch(max, out),
+            DocReader::Parquet(r) => r.next_batch(max, out),
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        match self {
+            DocReader::Lines(r) => r.is_done(),
+            DocReader::Parquet(r) => r.is_done(),
+        }
+    }
+}
+
 /// Reads one file's lines in batches.
 pub struct LineReader {
     inner: Box<dyn BufRead + Send>,
@@ -153,7 +201,7 @@ impl LineReader {
     /// Appends up to `max` non-blank lines (with their 1-based numbers) to `out`. Returns a
     /// [`BadInput`] for a read error (after which the file is done) or, at the end, for a file
     /// without a single non-blank line.
-    pub fn next_batch(&mut self, max: usize, out: &mut Vec<(u64, Vec<u8>)>) -> Option<BadInput> {
+    pub fn next_batch(&mut self, max: usize, out: &mut Vec<Pending>) -> Option<BadInput> {
         while out.len() < max && !self.done {
             let mut buf = Vec::new();
             match self.inner.read_until(b'\n', &mut buf) {
@@ -169,7 +217,7 @@ impl LineReader {
                         continue;
                     }
                     self.non_blank += 1;
-                    out.push((self.line, buf));
+                    out.push(Pending::Line(self.line, buf));
                 }
                 Err(e) => {
                     self.done = true;

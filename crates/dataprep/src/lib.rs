@@ -8,12 +8,14 @@
 
 mod checkpoint;
 mod cli;
+mod cluster;
 mod config;
 mod error;
 mod gguf_vocab;
 mod input;
 mod json_str;
 mod output;
+mod parquet_io;
 mod progress;
 mod report;
 mod run;
@@ -23,9 +25,10 @@ mod tokens;
 pub use gguf_vocab::tokenizer_from_gguf;
 
 pub use cli::{run, DataCommand, RunArgs};
-pub use config::{Compression, InputConfig, OutputConfig, Pipeline, StageConfig, EXAMPLE};
+pub use cluster::{balance, format_files, parse_files, plan_cluster, ClusterPlan};
+pub use config::{Compression, Format, InputConfig, OutputConfig, Pipeline, StageConfig, EXAMPLE};
 pub use error::{Error, Result};
 pub use input::{BadInput, BadKind};
 pub use report::{ClusterReport, InputSummary, OutputSummary, Removal, Report, StageStats};
-pub use run::{run_pipeline, Phase, RunOptions};
+pub use run::{run_pipeline, scan_part, Phase, RunOptions};
 pub use tokens::{Manifest, TokenShard, TokenizeConfig};

@@ -1,35 +1,30 @@
-//! Output shards: JSON Lines, plain, gzip or zstd, rotated after a number of documents, each
-//! written under a temporary name and renamed when complete.
+//! Output shards: JSON Lines (plain, gzip or zstd) or Parquet, rotated after a number of
+//! documents, each written under a temporary name and renamed when complete.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::tmp_path;
-use crate::config::Compression;
+use crate::config::{Compression, Format, OutputConfig};
 use crate::error::{Error, Result};
 use crate::json_str::push_json_str;
+use crate::parquet_io::ParquetShard;
 
 enum Sink {
     Plain(BufWriter<File>),
     Gzip(flate2::write::GzEncoder<BufWriter<File>>),
     Zstd(zstd::Encoder<'static, BufWriter<File>>),
+    Parquet(ParquetShard),
 }
 
 impl Sink {
-    fn writer(&mut self) -> &mut dyn Write {
-        match self {
-            Sink::Plain(w) => w,
-            Sink::Gzip(w) => w,
-            Sink::Zstd(w) => w,
-        }
-    }
-
     fn finish(self) -> std::io::Result<()> {
         let buffered = match self {
             Sink::Plain(w) => w,
             Sink::Gzip(w) => w.finish()?,
             Sink::Zstd(w) => w.finish()?,
+            Sink::Parquet(p) => return p.finish().map_err(std::io::Error::other),
         };
         let file = buffered.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()
@@ -40,7 +35,9 @@ impl Sink {
 pub struct ShardWriter {
     dir: PathBuf,
     file_index: usize,
+    format: Format,
     compression: Compression,
+    extension: &'static str,
     max_docs: usize,
     fields: (String, String),
     current: Option<(Sink, PathBuf, usize)>,
@@ -51,18 +48,14 @@ pub struct ShardWriter {
 }
 
 impl ShardWriter {
-    pub fn new(
-        dir: &Path,
-        file_index: usize,
-        compression: Compression,
-        max_docs: usize,
-        fields: (String, String),
-    ) -> Self {
+    pub fn new(dir: &Path, file_index: usize, output: &OutputConfig, fields: (String, String)) -> Self {
         Self {
             dir: dir.to_path_buf(),
             file_index,
-            compression,
-            max_docs,
+            format: output.format,
+            compression: output.compression,
+            extension: output.extension(),
+            max_docs: output.max_docs_per_shard,
             fields,
             current: None,
             shards: Vec::new(),
@@ -84,6 +77,13 @@ impl ShardWriter {
         if self.current.is_none() {
             self.open()?;
         }
+        if let Some((Sink::Parquet(shard), path, n)) = self.current.as_mut() {
+            shard.push(id, text).map_err(|e| Error::io(tmp_path(path))(std::io::Error::other(e)))?;
+            *n += 1;
+            self.documents += 1;
+            self.bytes += text.len() as u64;
+            return Ok(());
+        }
         self.line.clear();
         self.line.push(b'{');
         push_json_str(&mut self.line, &self.fields.0);
@@ -95,7 +95,13 @@ impl ShardWriter {
         push_json_str(&mut self.line, text);
         self.line.extend_from_slice(b"}\n");
         if let Some((sink, path, n)) = self.current.as_mut() {
-            sink.writer().write_all(&self.line).map_err(Error::io(tmp_path(path)))?;
+            let writer: &mut dyn Write = match sink {
+                Sink::Plain(w) => w,
+                Sink::Gzip(w) => w,
+                Sink::Zstd(w) => w,
+                Sink::Parquet(_) => unreachable!("Parquet rows are pushed above"),
+            };
+            writer.write_all(&self.line).map_err(Error::io(tmp_path(path)))?;
             *n += 1;
         }
         self.documents += 1;
@@ -104,10 +110,15 @@ impl ShardWriter {
     }
 
     fn open(&mut self) -> Result<()> {
-        let name =
-            format!("{}{:04}.{}", Self::prefix(self.file_index), self.shards.len(), self.compression.extension());
+        let name = format!("{}{:04}.{}", Self::prefix(self.file_index), self.shards.len(), self.extension);
         let path = self.dir.join(&name);
         let tmp = tmp_path(&path);
+        if self.format == Format::Parquet {
+            let shard = ParquetShard::create(&tmp, &self.fields, self.compression)?;
+            self.shards.push(name);
+            self.current = Some((Sink::Parquet(shard), path, 0));
+            return Ok(());
+        }
         let file = BufWriter::with_capacity(1 << 16, File::create(&tmp).map_err(Error::io(&tmp))?);
         let sink = match self.compression {
             Compression::None => Sink::Plain(file),

@@ -23,7 +23,7 @@ use strata_clean::dedup::{content_hash, exact_clusters, near_clusters, Cluster, 
 use crate::checkpoint::{read_docs, read_sigs, write_atomic, DocsWriter, SigWriter, Signatures};
 use crate::config::Pipeline;
 use crate::error::{Error, Result};
-use crate::input::{parse_line, resolve_inputs, Fields, InputFile, LineReader};
+use crate::input::{resolve_inputs, DocReader, Fields, InputFile};
 use crate::output::ShardWriter;
 use crate::progress::Progress;
 use crate::report::{ClusterReport, FileStats, InputSummary, OutputSummary, Report, StageStats};
@@ -56,13 +56,18 @@ pub enum Phase {
 
 /// Runs `pipeline` and returns its report (also written to `DIR/report.json` and `report.txt`).
 pub fn run_pipeline(pipeline: &Pipeline, options: &RunOptions) -> Result<Report> {
-    match options.threads {
+    with_threads(options.threads, || run_inner(pipeline, options))
+}
+
+/// Runs `work` on a pool of `threads` workers, or on rayon's global pool (one per core).
+fn with_threads<T: Send>(threads: Option<usize>, work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    match threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n.max(1))
             .build()
             .map_err(|e| Error::Io { path: PathBuf::from("<thread pool>"), source: std::io::Error::other(e) })?
-            .install(|| run_inner(pipeline, options)),
-        None => run_inner(pipeline, options),
+            .install(work),
+        None => work(),
     }
 }
 
@@ -95,13 +100,24 @@ impl Layout {
     }
 }
 
-fn run_inner(pipeline: &Pipeline, options: &RunOptions) -> Result<Report> {
-    let started = Instant::now();
-    let config_error = |path: &str, message: &str| Error::Config {
-        file: "pipeline".into(),
-        path: path.into(),
-        message: message.into(),
-    };
+/// What a run works on: its input files, in order (a file's index names its checkpoints), and
+/// where it writes.
+pub(crate) struct Setup {
+    pub files: Vec<InputFile>,
+    layout: Layout,
+    pub fingerprint: String,
+}
+
+impl Setup {
+    /// Whether phase 1 has finished for input file `i`.
+    pub fn scanned(&self, i: usize) -> bool {
+        self.layout.scan(i, "json").exists()
+    }
+}
+
+/// Resolves inputs and output, and prepares the output directory (see [`prepare`]); `own` limits
+/// the clean-up of half-written files to those input files (a scan running beside others).
+pub(crate) fn setup(pipeline: &Pipeline, options: &RunOptions, own: Option<&[usize]>) -> Result<Setup> {
     let files = match &options.inputs {
         Some(paths) => resolve_inputs(paths, Path::new(""))?,
         None => resolve_inputs(&pipeline.input.paths, &pipeline.base_dir)?,
@@ -115,8 +131,22 @@ fn run_inner(pipeline: &Pipeline, options: &RunOptions) -> Result<Report> {
         (None, None) => return Err(config_error("output.dir", "no output directory (set `dir` or pass --output)")),
     };
     let layout = Layout { work: out.join(WORK_DIR), out };
-    prepare(&layout, pipeline, &files)?;
+    let fingerprint = prepare(&layout, pipeline, &files, own)?;
+    Ok(Setup { files, layout, fingerprint })
+}
 
+fn config_error(path: &str, message: &str) -> Error {
+    Error::Config { file: "pipeline".into(), path: path.into(), message: message.into() }
+}
+
+/// The loaded stages of a pipeline; loading checks every stage's settings before any work.
+struct Loaded {
+    stages: DocStages,
+    minhasher: Option<MinHasher>,
+    tokenizer: Option<LoadedTokenizer>,
+}
+
+fn load(pipeline: &Pipeline) -> Result<Loaded> {
     let stages = DocStages::new(&pipeline.doc_stages, &pipeline.base_dir)
         .map_err(|(path, message)| config_error(&path, &message))?;
     let minhasher = match &pipeline.minhash {
@@ -129,6 +159,49 @@ fn run_inner(pipeline: &Pipeline, options: &RunOptions) -> Result<Report> {
         ),
         None => None,
     };
+    Ok(Loaded { stages, minhasher, tokenizer })
+}
+
+/// Checks the pipeline and its inputs and prepares the output directory, without any work:
+/// what a coordinator does before it hands the scan to other processes.
+pub(crate) fn check(pipeline: &Pipeline, options: &RunOptions) -> Result<Setup> {
+    let setup = setup(pipeline, options, None)?;
+    load(pipeline)?;
+    Ok(setup)
+}
+
+/// Phase 1 only, for the input files `only` (indexes into the resolved inputs): one shard of a
+/// run on the cluster. Files already scanned are skipped; several such scans may share one
+/// output directory as long as no file is in two of them.
+pub fn scan_part(pipeline: &Pipeline, options: &RunOptions, only: &[usize]) -> Result<usize> {
+    let work = || {
+        let setup = setup(pipeline, options, Some(only))?;
+        if let Some(&bad) = only.iter().find(|&&i| i >= setup.files.len()) {
+            let message = format!("input file {bad} does not exist: the run has {} input files", setup.files.len());
+            return Err(config_error("input.paths", &message));
+        }
+        let loaded = load(pipeline)?;
+        let wanted: Vec<usize> = only.iter().copied().filter(|&i| !setup.scanned(i)).collect();
+        let bytes = wanted.iter().map(|&i| setup.files[i].size).sum();
+        let progress = Progress::new(options.progress, bytes);
+        let scan = Scan {
+            pipeline,
+            stages: &loaded.stages,
+            minhasher: loaded.minhasher.as_ref(),
+            layout: &setup.layout,
+            progress: &progress,
+        };
+        wanted.par_iter().try_for_each(|&i| scan.file(i, &setup.files[i]))?;
+        progress.finish_scan();
+        Ok(wanted.len())
+    };
+    with_threads(options.threads, work)
+}
+
+fn run_inner(pipeline: &Pipeline, options: &RunOptions) -> Result<Report> {
+    let started = Instant::now();
+    let Setup { files, layout, .. } = setup(pipeline, options, None)?;
+    let Loaded { stages, minhasher, tokenizer } = load(pipeline)?;
     let total_bytes = files.iter().map(|f| f.size).sum();
     let progress = Progress::new(options.progress, total_bytes);
     let scan = Scan { pipeline, stages: &stages, minhasher: minhasher.as_ref(), layout: &layout, progress: &progress };
@@ -210,7 +283,7 @@ fn check_stop(options: &RunOptions, phase: Phase, finished: &AtomicUsize) -> Res
 
 /// Creates the directories, checks a resumed run is the same run, and removes what a killed run
 /// left half-written.
-fn prepare(layout: &Layout, pipeline: &Pipeline, files: &[InputFile]) -> Result<()> {
+fn prepare(layout: &Layout, pipeline: &Pipeline, files: &[InputFile], own: Option<&[usize]>) -> Result<String> {
     std::fs::create_dir_all(&layout.work).map_err(Error::io(&layout.work))?;
     let mut id = format!("{:032x}", pipeline.fingerprint());
     for f in files {
@@ -226,15 +299,22 @@ fn prepare(layout: &Layout, pipeline: &Pipeline, files: &[InputFile]) -> Result<
         }
         Err(_) => write_atomic(&state_path, &serde_json::to_vec(&state).unwrap_or_default())?,
     }
+    let owned = |path: &Path| match own {
+        None => true,
+        Some(own) => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            own.iter().any(|i| name.starts_with(&format!("{i:05}.")))
+        }
+    };
     for dir in [&layout.out, &layout.work] {
         for entry in std::fs::read_dir(dir).map_err(Error::io(dir))? {
             let path = entry.map_err(Error::io(dir))?.path();
-            if path.extension().is_some_and(|e| e == "tmp") {
+            if path.extension().is_some_and(|e| e == "tmp") && owned(&path) {
                 std::fs::remove_file(&path).map_err(Error::io(&path))?;
             }
         }
     }
-    Ok(())
+    Ok(state.fingerprint)
 }
 
 /// Phase 1 for one file.
@@ -260,19 +340,19 @@ impl Scan<'_> {
             ..Default::default()
         };
         let counter = Arc::new(AtomicU64::new(0));
-        let mut reader = LineReader::open(file, counter.clone())?;
+        let mut reader = DocReader::open(file, fields, counter.clone())?;
         let bands = self.minhasher.map_or(0, |m| m.config().bands);
         let mut docs = DocsWriter::create_docs(&self.layout.scan(i, "docs"))?;
         let mut sigs = SigWriter::create_sig(&self.layout.scan(i, "sig"), bands)?;
         let mut batch = Vec::with_capacity(BATCH_LINES);
         let mut reported_bytes = 0;
         loop {
-            batch.clear();
             let bad_read = reader.next_batch(BATCH_LINES, &mut batch);
+            let read_now = batch.len() as u64;
             let outcomes: Vec<LineOutcome> = batch
-                .par_iter()
-                .map(|(line, bytes)| {
-                    let doc = parse_line(&file.name, *line, bytes, fields)?;
+                .par_drain(..)
+                .map(|pending| {
+                    let doc = pending.into_doc(&file.name, fields)?;
                     let bytes_in = doc.text.len();
                     let processed = self.stages.process(doc.text);
                     let (content, band_keys) = match (&processed.removed, self.minhasher) {
@@ -312,9 +392,9 @@ impl Scan<'_> {
                 stats.record_bad(bad);
             }
             let read = counter.load(Ordering::Relaxed);
-            self.progress.scanned(batch.len() as u64, read - reported_bytes, kept, removed);
+            self.progress.scanned(read_now, read - reported_bytes, kept, removed);
             reported_bytes = read;
-            if reader.is_done() && batch.is_empty() {
+            if reader.is_done() && read_now == 0 {
                 break;
             }
         }
@@ -442,8 +522,7 @@ fn write_file(
         }
     }
     let fields = (pipeline.input.id_field.clone(), pipeline.input.text_field.clone());
-    let mut shards =
-        ShardWriter::new(&layout.out, i, pipeline.output.compression, pipeline.output.max_docs_per_shard, fields);
+    let mut shards = ShardWriter::new(&layout.out, i, &pipeline.output, fields);
     let mut tokens = tokenizer.map(|t| TokenWriter::new(t, &layout.out, &prefix)).transpose()?;
     let docs = layout.scan(i, "docs");
     read_docs(&docs, |ordinal, id, text| {

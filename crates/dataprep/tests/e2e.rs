@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use strata_dataprep::{run_pipeline, BadKind, Error, Phase, Pipeline, Report, RunOptions};
+use strata_dataprep::{plan_cluster, run_pipeline, scan_part, BadKind, Error, Phase, Pipeline, Report, RunOptions};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
@@ -133,6 +133,41 @@ fn resumes_after_a_kill_without_losing_or_duplicating() {
     expected.extend([".strata-work", "report.json", "report.txt"].map(String::from));
     expected.sort();
     assert_eq!(files, expected);
+}
+
+/// What `--on-cluster` does, with threads standing in for the agents' jobs: shards of files
+/// scanned side by side into one output directory, then the merge, equal a local run.
+#[test]
+fn shards_scanned_apart_then_merged_equal_a_local_run() {
+    let dir = workspace();
+    let reference_out = dir.path().join("reference");
+    let reference = run_pipeline(&pipeline(dir.path()), &options(&reference_out)).unwrap();
+
+    let out = dir.path().join("out");
+    let p = pipeline(dir.path());
+    let plan = plan_cluster(&p, &options(&out), 3).unwrap();
+    assert_eq!((plan.files, plan.already_scanned, plan.shards.len()), (5, 0, 3), "{plan:?}");
+    // A scan cleans up only its own files' leftovers: this one belongs to a shard still running.
+    let other = plan.shards[2][0];
+    let leftover = out.join(format!(".strata-work/{other:05}.docs.tmp"));
+    std::fs::write(&leftover, b"being written").unwrap();
+    scan_part(&p, &options(&out), &plan.shards[0]).unwrap();
+    assert!(leftover.exists(), "a scan removed another shard's file");
+    std::thread::scope(|s| {
+        for shard in &plan.shards[1..] {
+            let (p, opts) = (&p, options(&out));
+            s.spawn(move || scan_part(p, &opts, shard).unwrap());
+        }
+    });
+    let again = plan_cluster(&p, &options(&out), 3).unwrap();
+    assert_eq!((again.already_scanned, again.shards.len()), (5, 0), "nothing left to hand out");
+    assert_eq!(scan_part(&p, &options(&out), &plan.shards[0]).unwrap(), 0, "a repeated shard does no work");
+    let err = scan_part(&p, &options(&out), &[7]).unwrap_err();
+    assert!(err.to_string().contains("input file 7 does not exist"), "{err}");
+
+    let merged = run_pipeline(&p, &options(&out)).unwrap();
+    assert_eq!(report_json(&merged), report_json(&reference));
+    assert_eq!(output_lines(&out, &merged), output_lines(&reference_out, &reference));
 }
 
 #[test]

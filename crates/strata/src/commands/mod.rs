@@ -1,6 +1,7 @@
 //! Subcommand implementations.
 
 mod chat;
+mod data;
 mod deploy;
 mod job;
 mod keys;
@@ -28,6 +29,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Usage(args) => keys::usage(args).await,
         Command::Deploy(args) => deploy::deploy(*args).await,
         Command::Deployment(cmd) => deploy::run(cmd).await,
+        Command::Data(strata_dataprep::DataCommand::Run(args)) if args.on_cluster => data::on_cluster(*args).await,
         // CPU-bound and synchronous (rayon inside): off the async workers.
         Command::Data(cmd) => tokio::task::spawn_blocking(move || strata_dataprep::run(cmd)).await?,
         Command::Sim(cmd) => tokio::task::spawn_blocking(move || strata_sim::run(cmd)).await?,

@@ -247,6 +247,11 @@ impl Cluster {
         self.agents[index] = spawn_env(&args, &log, &self.env);
     }
 
+    /// The admin token, as `strata` commands take it on `--token`.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.path("server").join("admin.token")).unwrap().trim().to_string()
+    }
+
     pub fn kill_server(&mut self) {
         if let Some(mut s) = self.server.take() {
             // SIGKILL: no shutdown hooks run.

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod console;
+mod data_cluster;
 mod durability;
 mod gateway;
 mod gguf_tokenizer;
