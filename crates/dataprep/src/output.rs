@@ -19,6 +19,16 @@ enum Sink {
 }
 
 impl Sink {
+    /// The byte stream of a JSON Lines shard; Parquet takes rows instead.
+    fn writer(&mut self) -> Option<&mut dyn Write> {
+        match self {
+            Sink::Plain(w) => Some(w),
+            Sink::Gzip(w) => Some(w),
+            Sink::Zstd(w) => Some(w),
+            Sink::Parquet(_) => None,
+        }
+    }
+
     fn finish(self) -> std::io::Result<()> {
         let buffered = match self {
             Sink::Plain(w) => w,
@@ -95,14 +105,10 @@ impl ShardWriter {
         push_json_str(&mut self.line, text);
         self.line.extend_from_slice(b"}\n");
         if let Some((sink, path, n)) = self.current.as_mut() {
-            let writer: &mut dyn Write = match sink {
-                Sink::Plain(w) => w,
-                Sink::Gzip(w) => w,
-                Sink::Zstd(w) => w,
-                Sink::Parquet(_) => unreachable!("Parquet rows are pushed above"),
-            };
-            writer.write_all(&self.line).map_err(Error::io(tmp_path(path)))?;
-            *n += 1;
+            if let Some(writer) = sink.writer() {
+                writer.write_all(&self.line).map_err(Error::io(tmp_path(path)))?;
+                *n += 1;
+            }
         }
         self.documents += 1;
         self.bytes += text.len() as u64;

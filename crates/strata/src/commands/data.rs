@@ -15,7 +15,7 @@ use strata_domain::JobState;
 
 use crate::cli::{Conn, DataDir, Output};
 
-/// Input files per shard when `--shards` is not given: one each, at most this many jobs.
+/// Scan jobs when `--shards` is not given: one per input file, at most this many.
 const DEFAULT_MAX_SHARDS: usize = 16;
 const POLL: Duration = Duration::from_millis(300);
 
@@ -91,13 +91,13 @@ pub async fn on_cluster(args: RunArgs) -> anyhow::Result<()> {
             preemptible: None,
             runtime_estimate_s: None,
         };
+        let key = job.idempotency_key.clone().unwrap_or_default();
         let mut submitted = client.submit_job(&job).await.context("submitting a scan job")?;
-        if matches!(submitted.state, JobState::Failed | JobState::Cancelled) {
-            // The same shard failed in an earlier attempt: try it afresh.
-            let retry = SubmitJob {
-                idempotency_key: job.idempotency_key.as_ref().map(|k| format!("{k}:after-{}", submitted.id)),
-                ..job
-            };
+        // A job that has ended is an earlier attempt's: it failed, or it succeeded into an output
+        // directory since removed (these files are unscanned). Each retry gets a key of its own,
+        // so every attempt is one job and a later rerun follows the same chain to its end.
+        while submitted.state.is_terminal() {
+            let retry = SubmitJob { idempotency_key: Some(format!("{key}:after-{}", submitted.id)), ..job.clone() };
             submitted = client.submit_job(&retry).await.context("submitting a scan job")?;
         }
         jobs.push(submitted);

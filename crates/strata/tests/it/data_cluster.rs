@@ -115,4 +115,14 @@ async fn a_pipeline_on_the_cluster_writes_what_a_local_run_writes() {
     assert!(again.contains("(none needed)"), "{again}");
     assert_eq!(c.admin.jobs(&JobQuery::default()).await.unwrap().jobs.len(), jobs.len());
     assert_eq!(outputs(&work.join("cluster")), local);
+
+    // The output removed, the same run scans again on the cluster: the earlier jobs of the same
+    // shards have ended, so new ones are submitted instead of the old ones being reported.
+    std::fs::remove_dir_all(work.join("cluster")).unwrap();
+    let rebuilt = data_run(&work, &cluster_args).await;
+    assert!(!rebuilt.contains("(none needed)"), "{rebuilt}");
+    let all = c.admin.jobs(&JobQuery::default()).await.unwrap().jobs;
+    assert_eq!(all.len(), jobs.len() + 3, "three new scan jobs");
+    assert!(all.iter().all(|j| j.state == JobState::Succeeded), "{}", c.logs());
+    assert_eq!(outputs(&work.join("cluster")), local);
 }
