@@ -5,7 +5,17 @@
 # without a shared ~500-token system prompt; single-stream prompt and generation speed.
 #
 #   bash bench/i1.sh                               # THREADS=2 REQUESTS=32 MAX_TOKENS=64
-#   LLAMA_PY=/tmp/llcpp-venv/bin/python bash bench/i1.sh
+#   LLAMA_SERVER=/tmp/llsrc/.../build/bin/llama-server bash bench/i1.sh   # the fair peer
+#   LLAMA_PY=/tmp/llcpp-venv/bin/python bash bench/i1.sh                  # llama-cpp-python's server
+#
+# The fair peer is llama.cpp's own C++ `llama-server` (continuous batching over `--parallel`
+# slots), built from the llama.cpp tree inside the llama-cpp-python sdist:
+#   pip download --no-binary :all: --no-deps llama-cpp-python && tar xzf llama_cpp_python-*.tar.gz
+#   cd llama_cpp_python-*/vendor/llama.cpp && cmake -B build -DCMAKE_BUILD_TYPE=Release \
+#     -DGGML_NATIVE=OFF -DGGML_OPENMP=OFF -DLLAMA_CURL=OFF && cmake --build build -j2 --target llama-server
+# (GGML_NATIVE=OFF and no OpenMP: the instruction set and thread pool Strata's llama.cpp is built
+# with, AVX2/FMA/F16C.) It runs with BENCHMARKS.md's best setting for 2 cores, `--poll 0`, and one
+# slot per concurrent stream over a unified KV cache, as Strata's `--slots 16`.
 # llama-cpp-python: python3 -m venv /tmp/llcpp-venv && /tmp/llcpp-venv/bin/pip install 'llama-cpp-python[server]'
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +24,7 @@ REQUESTS=${REQUESTS:-32}
 MAX_TOKENS=${MAX_TOKENS:-64}
 CONC=${CONC:-"1 4 8 16"}
 LLAMA_PY=${LLAMA_PY:-/tmp/llcpp-venv/bin/python}
+LLAMA_SERVER=${LLAMA_SERVER:-}
 cargo build --release --quiet -p strata -p strata-bench --bin strata --bin i1
 bin=target/release
 model=$("$bin/strata" model ls -o json | python3 -c 'import json,sys,os; m=[x for x in json.load(sys.stdin) if x["name"]=="smollm2"]; print(m[0]["file"] if m else "")')
@@ -24,7 +35,8 @@ work=$(mktemp -d /tmp/strata-i1.XXXXXX)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 600); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
+# -f: a server still loading its model answers 503 (llama-server does), which is not ready.
+wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
 
 run_all() { # name url model
     for words in 0 400; do
@@ -43,7 +55,14 @@ wait_http "http://127.0.0.1:$s_port/healthz"
 run_all strata "http://127.0.0.1:$s_port" smollm2
 kill %1; wait %1 2>/dev/null || true
 
-if [ -x "$LLAMA_PY" ] && "$LLAMA_PY" -c 'import llama_cpp.server' 2>/dev/null; then
+if [ -n "$LLAMA_SERVER" ]; then
+    [ -x "$LLAMA_SERVER" ] || { echo "LLAMA_SERVER=$LLAMA_SERVER is not an executable" >&2; exit 1; }
+    l_port=$(free_port)
+    "$LLAMA_SERVER" -m "$gguf" --alias smollm2 -t "$THREADS" -tb "$THREADS" -c 16384 -np 16 -kvu \
+        --poll 0 --host 127.0.0.1 --port "$l_port" > "$work/llama.log" 2>&1 &
+    wait_http "http://127.0.0.1:$l_port/v1/models"
+    run_all llama.cpp "http://127.0.0.1:$l_port" smollm2
+elif [ -x "$LLAMA_PY" ] && "$LLAMA_PY" -c 'import llama_cpp.server' 2>/dev/null; then
     l_port=$(free_port)
     "$LLAMA_PY" -m llama_cpp.server --model "$gguf" --model_alias smollm2 --n_threads "$THREADS" \
         --n_threads_batch "$THREADS" --n_ctx 16384 --host 127.0.0.1 --port "$l_port" > "$work/llama.log" 2>&1 &

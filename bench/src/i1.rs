@@ -124,7 +124,10 @@ async fn main() -> anyhow::Result<()> {
     let (concurrency, requests, words, max_tokens): (usize, usize, usize, u64) =
         (a[3].parse()?, a[4].parse()?, a[5].parse()?, a[6].parse()?);
     let system = system_prompt(words);
-    let client = reqwest::Client::new();
+    // A fresh connection per request: llama-server (cpp-httplib) closes a keep-alive connection
+    // after a few requests, and a pooled client racing that close sees 'connection closed before
+    // message completed'. A loopback connect costs both servers the same ~0.1 ms.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
     // One warm-up request (and, with a system prompt, the first sight of it).
     one(&client, &url, &model, &system, 10_000, 4).await?;
     let started = Instant::now();

@@ -1,6 +1,10 @@
-//! A tiny llama-architecture model with random weights and a byte-level BPE vocabulary, written
-//! as a real GGUF file: what tests load into llama.cpp when they need the real engine path but
-//! not a real model's answers. Deterministic for a seed.
+//! A tiny model with random weights and a byte-level BPE vocabulary, written as a real GGUF file
+//! in the llama or the qwen2 architecture: what tests load into llama.cpp when they need the real
+//! engine path but not a real model's answers. Deterministic for a seed.
+//!
+//! The two differ where the real families do: qwen2 has biases on the query, key and value
+//! projections, ties its output projection to the token embeddings (no `output.weight`), uses
+//! Qwen's pre-tokenizer and a larger RoPE base.
 
 use crate::gguf::Value;
 use crate::gguf_write::{write, Tensor};
@@ -55,8 +59,30 @@ impl Weights {
     }
 }
 
-/// Writes the tiny model to `path`.
+/// Which family the tiny model is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TinyArch {
+    Llama,
+    Qwen2,
+}
+
+impl TinyArch {
+    /// `general.architecture`, and the prefix of the architecture's own keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            TinyArch::Llama => "llama",
+            TinyArch::Qwen2 => "qwen2",
+        }
+    }
+}
+
+/// Writes the tiny llama model to `path`.
 pub fn write_tiny_llama(path: &Path, seed: u64) -> std::io::Result<()> {
+    write_tiny(path, seed, TinyArch::Llama)
+}
+
+/// Writes the tiny model of family `arch` to `path`.
+pub fn write_tiny(path: &Path, seed: u64, arch: TinyArch) -> std::io::Result<()> {
     let specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
     let mut tokens: Vec<Value> = byte_chars().into_iter().map(|c| Value::String(c.to_string())).collect();
     let mut types: Vec<Value> = vec![Value::I32(1); tokens.len()];
@@ -68,43 +94,56 @@ pub fn write_tiny_llama(path: &Path, seed: u64) -> std::io::Result<()> {
     let eos = 256 + 2; // <|im_end|> ends a turn
     let template = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}\
                     {% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
-    let metadata: Vec<(&str, Value)> = vec![
-        ("general.architecture", Value::String("llama".into())),
-        ("general.name", Value::String("strata-tiny-llama".into())),
-        ("general.file_type", Value::U32(0)),
-        ("llama.context_length", Value::U32(CONTEXT)),
-        ("llama.embedding_length", Value::U32(N_EMBD as u32)),
-        ("llama.block_count", Value::U32(N_LAYERS)),
-        ("llama.feed_forward_length", Value::U32(N_FF as u32)),
-        ("llama.attention.head_count", Value::U32(N_HEAD)),
-        ("llama.attention.head_count_kv", Value::U32(N_HEAD_KV)),
-        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
-        ("llama.rope.dimension_count", Value::U32((N_EMBD / u64::from(N_HEAD)) as u32)),
-        ("llama.rope.freq_base", Value::F32(10_000.0)),
-        ("llama.vocab_size", Value::U32(vocab as u32)),
-        ("tokenizer.ggml.model", Value::String("gpt2".into())),
-        ("tokenizer.ggml.pre", Value::String("gpt-2".into())),
-        ("tokenizer.ggml.tokens", Value::Array(tokens)),
-        ("tokenizer.ggml.token_type", Value::Array(types)),
-        ("tokenizer.ggml.merges", Value::Array(Vec::new())),
-        ("tokenizer.ggml.bos_token_id", Value::U32(256)),
-        ("tokenizer.ggml.eos_token_id", Value::U32(eos)),
-        ("tokenizer.ggml.add_bos_token", Value::Bool(false)),
-        ("tokenizer.chat_template", Value::String(template.into())),
+    let a = arch.name();
+    let key = |suffix: &str| format!("{a}.{suffix}");
+    let (pre, rope_base) = match arch {
+        TinyArch::Llama => ("gpt-2", 10_000.0),
+        TinyArch::Qwen2 => ("qwen2", 1_000_000.0),
+    };
+    let metadata: Vec<(String, Value)> = vec![
+        ("general.architecture".into(), Value::String(a.into())),
+        ("general.name".into(), Value::String(format!("strata-tiny-{a}"))),
+        ("general.file_type".into(), Value::U32(0)),
+        (key("context_length"), Value::U32(CONTEXT)),
+        (key("embedding_length"), Value::U32(N_EMBD as u32)),
+        (key("block_count"), Value::U32(N_LAYERS)),
+        (key("feed_forward_length"), Value::U32(N_FF as u32)),
+        (key("attention.head_count"), Value::U32(N_HEAD)),
+        (key("attention.head_count_kv"), Value::U32(N_HEAD_KV)),
+        (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-5)),
+        (key("rope.dimension_count"), Value::U32((N_EMBD / u64::from(N_HEAD)) as u32)),
+        (key("rope.freq_base"), Value::F32(rope_base)),
+        (key("vocab_size"), Value::U32(vocab as u32)),
+        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre".into(), Value::String(pre.into())),
+        ("tokenizer.ggml.tokens".into(), Value::Array(tokens)),
+        ("tokenizer.ggml.token_type".into(), Value::Array(types)),
+        ("tokenizer.ggml.merges".into(), Value::Array(Vec::new())),
+        ("tokenizer.ggml.bos_token_id".into(), Value::U32(256)),
+        ("tokenizer.ggml.eos_token_id".into(), Value::U32(eos)),
+        ("tokenizer.ggml.add_bos_token".into(), Value::Bool(false)),
+        ("tokenizer.chat_template".into(), Value::String(template.into())),
     ];
+    let metadata: Vec<(&str, Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let kv = N_EMBD / u64::from(N_HEAD) * u64::from(N_HEAD_KV);
     let mut w = Weights(seed);
-    let mut tensors = vec![
-        w.tensor("token_embd.weight", &[N_EMBD, vocab], 0.5),
-        Weights::ones("output_norm.weight", N_EMBD),
-        w.tensor("output.weight", &[N_EMBD, vocab], 0.5),
-    ];
+    let mut tensors =
+        vec![w.tensor("token_embd.weight", &[N_EMBD, vocab], 0.5), Weights::ones("output_norm.weight", N_EMBD)];
+    if arch == TinyArch::Llama {
+        tensors.push(w.tensor("output.weight", &[N_EMBD, vocab], 0.5));
+    }
     for i in 0..N_LAYERS {
         let b = |t: &str| format!("blk.{i}.{t}.weight");
         tensors.push(Weights::ones(&b("attn_norm"), N_EMBD));
         tensors.push(w.tensor(&b("attn_q"), &[N_EMBD, N_EMBD], 0.2));
         tensors.push(w.tensor(&b("attn_k"), &[N_EMBD, kv], 0.2));
         tensors.push(w.tensor(&b("attn_v"), &[N_EMBD, kv], 0.2));
+        if arch == TinyArch::Qwen2 {
+            let bias = |t: &str| format!("blk.{i}.{t}.bias");
+            tensors.push(w.tensor(&bias("attn_q"), &[N_EMBD], 0.1));
+            tensors.push(w.tensor(&bias("attn_k"), &[kv], 0.1));
+            tensors.push(w.tensor(&bias("attn_v"), &[kv], 0.1));
+        }
         tensors.push(w.tensor(&b("attn_output"), &[N_EMBD, N_EMBD], 0.2));
         tensors.push(Weights::ones(&b("ffn_norm"), N_EMBD));
         tensors.push(w.tensor(&b("ffn_gate"), &[N_EMBD, N_FF], 0.2));
@@ -125,5 +164,19 @@ mod tests {
         assert_eq!(info.architecture, "llama");
         assert_eq!(info.layers, u64::from(super::N_LAYERS));
         assert!(info.has_chat_template);
+    }
+
+    #[test]
+    fn the_tiny_qwen2_has_biases_and_no_output_projection() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("tiny.gguf");
+        super::write_tiny(&path, 7, super::TinyArch::Qwen2).unwrap_or_else(|e| panic!("{e}"));
+        let info = crate::inspect(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(info.architecture, "qwen2");
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        let header = crate::gguf::read_header(bytes.as_slice()).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = header.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert!(names.contains(&"blk.1.attn_k.bias"), "{names:?}");
+        assert!(!names.contains(&"output.weight"));
     }
 }

@@ -38,9 +38,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let llama_config =
         LlamaConfig { threads, slots: args.slots, context_tokens: args.context, batch_tokens: args.step_tokens };
     let path = model.path.clone();
-    let (backend, loaded) = tokio::task::spawn_blocking(move || LlamaCpp::load(&path, llama_config))
-        .await?
-        .with_context(|| format!("loading {}", model.path.display()))?;
+    let (backend, loaded) =
+        tokio::task::spawn_blocking(move || LlamaCpp::load(&path, llama_config)).await?.with_context(|| {
+            format!(
+                "loading {} ({} architecture): Strata runs llama, gemma3 and qwen2 models and the other \
+                 architectures its llama.cpp knows; a newer architecture or an incomplete file is refused here \
+                 (llama.cpp's reason is in the log above)",
+                model.path.display(),
+                info.architecture
+            )
+        })?;
     tracing::info!(
         model = %model.name, arch = %info.architecture, quant = %info.quantization,
         parameters = loaded.parameters, threads, context = args.context, slots = args.slots, "model loaded"

@@ -10,17 +10,31 @@ use std::collections::HashMap;
 use std::time::Duration;
 use strata_infer::{Backend, BatcherConfig, Engine, Event, Request, SamplingParams};
 use strata_infer_llama::{reference_greedy, LlamaConfig, LlamaCpp};
+use strata_models::tiny::TinyArch;
 
 fn tiny() -> (tempfile::TempDir, std::path::PathBuf) {
+    tiny_of(TinyArch::Llama)
+}
+
+fn tiny_of(arch: TinyArch) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tiny.gguf");
-    strata_models::tiny::write_tiny_llama(&path, 42).unwrap();
+    strata_models::tiny::write_tiny(&path, 42, arch).unwrap();
     (dir, path)
 }
 
 #[test]
-fn a_tiny_model_decodes_in_batches_exactly_as_llama_cpp_does() {
-    let (_dir, path) = tiny();
+fn a_tiny_llama_decodes_in_batches_exactly_as_llama_cpp_does() {
+    decodes_in_batches_exactly_as_llama_cpp_does(TinyArch::Llama);
+}
+
+#[test]
+fn a_tiny_qwen2_decodes_in_batches_exactly_as_llama_cpp_does() {
+    decodes_in_batches_exactly_as_llama_cpp_does(TinyArch::Qwen2);
+}
+
+fn decodes_in_batches_exactly_as_llama_cpp_does(arch: TinyArch) {
+    let (_dir, path) = tiny_of(arch);
     let config = LlamaConfig { threads: 1, slots: 4, context_tokens: 1024, batch_tokens: 8 };
     let (backend, loaded) = LlamaCpp::load(&path, config).unwrap();
     assert_eq!(loaded.vocab, 259);
@@ -29,6 +43,7 @@ fn a_tiny_model_decodes_in_batches_exactly_as_llama_cpp_does() {
     assert_eq!(backend.tokenize("<|im_start|>").unwrap(), vec![257]);
     let prompts = ["The quick brown fox", "jumps over", "the lazy dog, again and again and again"];
     let expected: Vec<Vec<u32>> = prompts.iter().map(|p| reference_greedy(&path, p, 20, 1).unwrap()).collect();
+    assert!(expected.iter().any(|e| e.len() > 5), "{arch:?}: llama.cpp's reference says almost nothing: {expected:?}");
     let mut engine = Engine::new(
         backend,
         BatcherConfig { kv_budget_tokens: 1024, max_running: 4, max_waiting: 8, step_token_budget: 8 },
@@ -52,13 +67,39 @@ fn a_tiny_model_decodes_in_batches_exactly_as_llama_cpp_does() {
     for (i, id) in ids.iter().enumerate() {
         // The engine also samples the end-of-turn token llama.cpp's reference stops before.
         let got: Vec<u32> = tokens[id].iter().copied().filter(|t| !engine.backend().is_end_of_generation(*t)).collect();
-        assert_eq!(got, expected[i], "prompt {:?}", prompts[i]);
+        assert_eq!(got, expected[i], "{arch:?}, prompt {:?}", prompts[i]);
     }
 }
 
 async fn metric(http: &reqwest::Client, url: &str, name: &str) -> f64 {
     let body = http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
     body.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok())).unwrap_or(f64::NAN)
+}
+
+#[test]
+fn an_architecture_llama_cpp_does_not_know_is_refused_by_name() {
+    let (dir, path) = tiny();
+    // Every "llama" becomes "lleme": the header stays consistent (our reader accepts it), but
+    // llama.cpp knows no such architecture.
+    let bytes = std::fs::read(&path).unwrap();
+    let mut patched = bytes.clone();
+    for i in 0..bytes.len().saturating_sub(5) {
+        if &bytes[i..i + 5] == b"llama" {
+            patched[i..i + 5].copy_from_slice(b"lleme");
+        }
+    }
+    let bad = dir.path().join("lleme.gguf");
+    std::fs::write(&bad, patched).unwrap();
+    assert_eq!(strata_models::inspect(&bad).unwrap().architecture, "lleme");
+    let port = crate::journey::free_port().to_string();
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["serve", bad.to_str().unwrap(), "--port", &port, "--threads", "1", "--context", "256"])
+        .env("STRATA_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("lleme architecture") && stderr.contains("qwen2"), "{stderr}");
 }
 
 #[tokio::test]
