@@ -4,7 +4,8 @@
 # the OpenAI API: time to first token and aggregate tokens/s at concurrency 1, 4, 8, 16, with and
 # without a shared ~500-token system prompt; single-stream prompt and generation speed.
 #
-#   bash bench/i1.sh                               # THREADS=2 REQUESTS=32 MAX_TOKENS=64
+#   bash bench/i1.sh                               # THREADS=2 REQUESTS=32 MAX_TOKENS=64 MODEL=smollm2
+#   MODEL=gemma3-270m LLAMA_SERVER=… bash bench/i1.sh  # Gemma 3 270M (base model: Gemma's turn format)
 #   LLAMA_SERVER=/tmp/llsrc/.../build/bin/llama-server bash bench/i1.sh   # the fair peer
 #   LLAMA_PY=/tmp/llcpp-venv/bin/python bash bench/i1.sh                  # llama-cpp-python's server
 #
@@ -25,10 +26,13 @@ MAX_TOKENS=${MAX_TOKENS:-64}
 CONC=${CONC:-"1 4 8 16"}
 LLAMA_PY=${LLAMA_PY:-/tmp/llcpp-venv/bin/python}
 LLAMA_SERVER=${LLAMA_SERVER:-}
+MODEL=${MODEL:-smollm2}
+# A model without a chat template in its file gets Gemma's turn format on both servers.
+template=(); [ "$MODEL" = gemma3-270m ] && template=(--chat-template gemma)
 cargo build --release --quiet -p strata -p strata-bench --bin strata --bin i1
 bin=target/release
-model=$("$bin/strata" model ls -o json | python3 -c 'import json,sys,os; m=[x for x in json.load(sys.stdin) if x["name"]=="smollm2"]; print(m[0]["file"] if m else "")')
-[ -n "$model" ] || { echo "pull the model first: strata model pull smollm2" >&2; exit 1; }
+model=$("$bin/strata" model ls -o json | python3 -c 'import json,sys,os; m=[x for x in json.load(sys.stdin) if x["name"]==sys.argv[1]]; print(m[0]["file"] if m else "")' "$MODEL")
+[ -n "$model" ] || { echo "pull the model first: strata model pull $MODEL" >&2; exit 1; }
 models_dir=${STRATA_MODELS:-$HOME/.strata/models}
 gguf="$models_dir/$model"
 work=$(mktemp -d /tmp/strata-i1.XXXXXX)
@@ -49,25 +53,25 @@ run_all() { # name url model
 }
 
 s_port=$(free_port)
-STRATA_LOG=warn "$bin/strata" serve "$gguf" --name smollm2 --port "$s_port" --threads "$THREADS" --slots 16 --context 16384 \
+STRATA_LOG=warn "$bin/strata" serve "$gguf" --name "$MODEL" "${template[@]}" --port "$s_port" --threads "$THREADS" --slots 16 --context 16384 \
     > "$work/strata.log" 2>&1 &
 wait_http "http://127.0.0.1:$s_port/healthz"
-run_all strata "http://127.0.0.1:$s_port" smollm2
+run_all strata "http://127.0.0.1:$s_port" "$MODEL"
 kill %1; wait %1 2>/dev/null || true
 
 if [ -n "$LLAMA_SERVER" ]; then
     [ -x "$LLAMA_SERVER" ] || { echo "LLAMA_SERVER=$LLAMA_SERVER is not an executable" >&2; exit 1; }
     l_port=$(free_port)
-    "$LLAMA_SERVER" -m "$gguf" --alias smollm2 -t "$THREADS" -tb "$THREADS" -c 16384 -np 16 -kvu \
+    "$LLAMA_SERVER" -m "$gguf" --alias "$MODEL" "${template[@]}" -t "$THREADS" -tb "$THREADS" -c 16384 -np 16 -kvu \
         --poll 0 --host 127.0.0.1 --port "$l_port" > "$work/llama.log" 2>&1 &
     wait_http "http://127.0.0.1:$l_port/v1/models"
-    run_all llama.cpp "http://127.0.0.1:$l_port" smollm2
+    run_all llama.cpp "http://127.0.0.1:$l_port" "$MODEL"
 elif [ -x "$LLAMA_PY" ] && "$LLAMA_PY" -c 'import llama_cpp.server' 2>/dev/null; then
     l_port=$(free_port)
-    "$LLAMA_PY" -m llama_cpp.server --model "$gguf" --model_alias smollm2 --n_threads "$THREADS" \
+    "$LLAMA_PY" -m llama_cpp.server --model "$gguf" --model_alias "$MODEL" --n_threads "$THREADS" \
         --n_threads_batch "$THREADS" --n_ctx 16384 --host 127.0.0.1 --port "$l_port" > "$work/llama.log" 2>&1 &
     wait_http "http://127.0.0.1:$l_port/v1/models"
-    run_all llama.cpp "http://127.0.0.1:$l_port" smollm2
+    run_all llama.cpp "http://127.0.0.1:$l_port" "$MODEL"
 else
     echo "llama-cpp-python's server not found at $LLAMA_PY; only Strata was measured" >&2
 fi
