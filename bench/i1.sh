@@ -26,9 +26,15 @@ MAX_TOKENS=${MAX_TOKENS:-64}
 CONC=${CONC:-"1 4 8 16"}
 LLAMA_PY=${LLAMA_PY:-/tmp/llcpp-venv/bin/python}
 LLAMA_SERVER=${LLAMA_SERVER:-}
+# Extra llama-server flags, e.g. PEER_ARGS=--swa-full (Gemma's sliding-window cache kept whole,
+# which its prompt cache needs to reuse a prefix).
+read -r -a peer_args <<< "${PEER_ARGS:-}"
 MODEL=${MODEL:-smollm2}
 # A model without a chat template in its file gets Gemma's turn format on both servers.
-template=(); [ "$MODEL" = gemma3-270m ] && template=(--chat-template gemma)
+# (llama-server renders Jinja by default and would take `gemma` as a literal one-word template:
+# --no-jinja makes it its built-in Gemma format, as Strata's.)
+template=(); peer_template=()
+[ "$MODEL" = gemma3-270m ] && template=(--chat-template gemma) && peer_template=(--no-jinja --chat-template gemma)
 cargo build --release --quiet -p strata -p strata-bench --bin strata --bin i1
 bin=target/release
 model=$("$bin/strata" model ls -o json | python3 -c 'import json,sys,os; m=[x for x in json.load(sys.stdin) if x["name"]==sys.argv[1]]; print(m[0]["file"] if m else "")' "$MODEL")
@@ -62,7 +68,7 @@ kill %1; wait %1 2>/dev/null || true
 if [ -n "$LLAMA_SERVER" ]; then
     [ -x "$LLAMA_SERVER" ] || { echo "LLAMA_SERVER=$LLAMA_SERVER is not an executable" >&2; exit 1; }
     l_port=$(free_port)
-    "$LLAMA_SERVER" -m "$gguf" --alias "$MODEL" "${template[@]}" -t "$THREADS" -tb "$THREADS" -c 16384 -np 16 -kvu \
+    "$LLAMA_SERVER" -m "$gguf" --alias "$MODEL" "${peer_template[@]}" "${peer_args[@]}" -t "$THREADS" -tb "$THREADS" -c 16384 -np 16 -kvu \
         --poll 0 --host 127.0.0.1 --port "$l_port" > "$work/llama.log" 2>&1 &
     wait_http "http://127.0.0.1:$l_port/v1/models"
     run_all llama.cpp "http://127.0.0.1:$l_port" "$MODEL"
