@@ -71,13 +71,13 @@ fn pad(n: u64) -> u64 {
 }
 
 /// The whole file: header, metadata, tensor table, padding, tensor data.
-pub fn encode(metadata: &[(&str, Value)], tensors: &[Tensor]) -> Vec<u8> {
+pub fn encode<K: AsRef<str>>(metadata: &[(K, Value)], tensors: &[Tensor]) -> Vec<u8> {
     let mut out = b"GGUF".to_vec();
     out.extend(3u32.to_le_bytes());
     out.extend((tensors.len() as u64).to_le_bytes());
     out.extend((metadata.len() as u64).to_le_bytes());
     for (key, value) in metadata {
-        put_string(&mut out, key);
+        put_string(&mut out, key.as_ref());
         out.extend(type_id(value).to_le_bytes());
         put_value(&mut out, value);
     }
@@ -103,7 +103,11 @@ pub fn encode(metadata: &[(&str, Value)], tensors: &[Tensor]) -> Vec<u8> {
 }
 
 /// Writes the file to `path` (whole, then renamed: never half a model under the name).
-pub fn write(path: &std::path::Path, metadata: &[(&str, Value)], tensors: &[Tensor]) -> std::io::Result<()> {
+pub fn write<K: AsRef<str>>(
+    path: &std::path::Path,
+    metadata: &[(K, Value)],
+    tensors: &[Tensor],
+) -> std::io::Result<()> {
     let tmp = path.with_extension("gguf.partial");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(&encode(metadata, tensors))?;

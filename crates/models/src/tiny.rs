@@ -124,7 +124,6 @@ pub fn write_tiny(path: &Path, seed: u64, arch: TinyArch) -> std::io::Result<()>
         ("tokenizer.ggml.add_bos_token".into(), Value::Bool(false)),
         ("tokenizer.chat_template".into(), Value::String(template.into())),
     ];
-    let metadata: Vec<(&str, Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let kv = N_EMBD / u64::from(N_HEAD) * u64::from(N_HEAD_KV);
     let mut w = Weights(seed);
     let mut tensors =
