@@ -7,6 +7,12 @@
 //! token (p50, p90), the aggregate completion tokens per second, prompt tokens per second of the
 //! first request (TTFT-bound), and per-stream generation speed. With `I1_UNIQUE=1` every request's
 //! system prompt is different, so no server can reuse one.
+//!
+//! Questions carry a tag drawn per run: run after run on one server, request `i` would otherwise
+//! ask exactly what it asked before, and a server that keeps old prompts (llama-server saves every
+//! slot's cache to RAM) answers it from cache. That measured 78 ms TTFT at concurrency 8 on a
+//! second identical run against 362 ms on the first; the cells without a system prompt are meant
+//! to measure fresh prompts.
 
 use futures::StreamExt;
 use std::time::{Duration, Instant};
@@ -50,23 +56,26 @@ struct Sample {
     completion_tokens: u64,
 }
 
-async fn one(
-    client: &reqwest::Client,
-    url: &str,
-    model: &str,
-    system: &str,
-    i: usize,
+struct Run {
+    url: String,
+    model: String,
+    system: String,
+    /// Makes this run's questions its own (see the module's note).
+    tag: u32,
     max_tokens: u64,
-) -> anyhow::Result<Sample> {
+}
+
+async fn one(client: &reqwest::Client, run: &Run, i: usize, max_tokens: u64) -> anyhow::Result<Sample> {
+    let Run { url, model, system, tag, .. } = run;
     let mut messages = Vec::new();
     if !system.is_empty() {
         // I1_UNIQUE: every request's system prompt differs from its first word on, so nothing is
         // reused (for single-stream prompt speed).
         let content =
-            if std::env::var_os("I1_UNIQUE").is_some() { format!("{i} {system}") } else { system.to_string() };
+            if std::env::var_os("I1_UNIQUE").is_some() { format!("{tag}-{i} {system}") } else { system.to_string() };
         messages.push(serde_json::json!({"role": "system", "content": content}));
     }
-    messages.push(serde_json::json!({"role": "user", "content": format!("Question {i}: which train leaves first from platform {}?", i % 9)}));
+    messages.push(serde_json::json!({"role": "user", "content": format!("Question {tag}-{i}: which train leaves first from platform {}?", i % 9)}));
     let body = serde_json::json!({
         "model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0, "seed": i,
         "stream": true, "stream_options": {"include_usage": true}
@@ -123,19 +132,20 @@ async fn main() -> anyhow::Result<()> {
     let (url, model) = (a[1].clone(), a[2].clone());
     let (concurrency, requests, words, max_tokens): (usize, usize, usize, u64) =
         (a[3].parse()?, a[4].parse()?, a[5].parse()?, a[6].parse()?);
-    let system = system_prompt(words);
+    // The clock's nanoseconds: a different tag each run without a random-number crate.
+    let tag = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos() % 100_000;
+    let run = std::sync::Arc::new(Run { url, model, system: system_prompt(words), tag, max_tokens });
     // A fresh connection per request: llama-server (cpp-httplib) closes a keep-alive connection
     // after a few requests, and a pooled client racing that close sees 'connection closed before
     // message completed'. A loopback connect costs both servers the same ~0.1 ms.
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
     // One warm-up request (and, with a system prompt, the first sight of it).
-    one(&client, &url, &model, &system, 10_000, 4).await?;
+    one(&client, &run, 10_000, 4).await?;
     let started = Instant::now();
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, url, model, system, next) =
-                (client.clone(), url.clone(), model.clone(), system.clone(), next.clone());
+            let (client, run, next) = (client.clone(), run.clone(), next.clone());
             tokio::spawn(async move {
                 let (mut samples, mut errors) = (Vec::new(), Vec::new());
                 loop {
@@ -143,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
                     if i >= requests {
                         return (samples, errors);
                     }
-                    match one(&client, &url, &model, &system, i, max_tokens).await {
+                    match one(&client, &run, i, run.max_tokens).await {
                         Ok(s) => samples.push(s),
                         Err(e) => errors.push(format!("{e:#}")),
                     }

@@ -81,6 +81,8 @@ pub struct LlamaCpp {
     template: Option<LlamaChatTemplate>,
     add_bos: bool,
     config: LlamaConfig,
+    /// The model's attention window (`{arch}.attention.sliding_window`), when it has one.
+    window: Option<usize>,
 }
 
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
@@ -118,13 +120,14 @@ impl LlamaCpp {
         let batch = LlamaBatch::new(config.batch_tokens as usize, config.slots as i32);
         let template = model.chat_template(None).ok();
         let add_bos = model.vocab().should_add_bos();
+        let window = sliding_window(model);
         let loaded = LoadedModel {
             context_train: model.n_ctx_train(),
             vocab: usize::try_from(model.n_vocab()).unwrap_or(0),
             parameters: model.n_params(),
             has_chat_template: template.is_some(),
         };
-        Ok((Self { model, context, embedder: None, batch, template, add_bos, config }, loaded))
+        Ok((Self { model, context, embedder: None, batch, template, add_bos, config, window }, loaded))
     }
 
     fn embedder(&mut self) -> Result<&mut Embedder, LlamaError> {
@@ -149,6 +152,13 @@ impl LlamaCpp {
     pub fn config(&self) -> LlamaConfig {
         self.config
     }
+}
+
+/// The attention window of a model with sliding-window layers, from its metadata.
+fn sliding_window(model: &LlamaModel) -> Option<usize> {
+    let arch = model.meta_val_str("general.architecture").ok()?;
+    let window = model.meta_val_str(&format!("{arch}.attention.sliding_window")).ok()?;
+    window.trim().parse().ok().filter(|w| *w > 0)
 }
 
 /// llama.cpp's own greedy decoding of `prompt` (tokenized with special tokens, one sequence,
@@ -237,6 +247,17 @@ impl Backend for LlamaCpp {
             Ok(false) => Err(LlamaError::Batch(format!("llama.cpp could not cut slot {slot} to {len} tokens"))),
             Err(e) => Err(LlamaError::Batch(e.to_string())),
         }
+    }
+
+    /// llama.cpp keeps a sliding-window layer's entries only while some sequence's window needs
+    /// them, and reports the oldest position a sequence still holds (the windowed layers' oldest:
+    /// the full layers hold more). A token at position `len` attends to positions past
+    /// `len - window`, so those must all be there; without a window, all of them from 0.
+    /// llama-server makes the same check before it reuses a slot's cache.
+    fn holds_prefix(&self, slot: u32, len: usize) -> bool {
+        let oldest = self.context.kv_cache_seq_pos_min(slot as i32);
+        let Ok(oldest) = usize::try_from(oldest) else { return false }; // -1: nothing held
+        oldest <= len.saturating_sub(self.window.unwrap_or(len))
     }
 
     fn tokenize(&self, text: &str) -> Result<Vec<u32>, LlamaError> {

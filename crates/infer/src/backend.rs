@@ -39,6 +39,15 @@ pub trait Backend {
     /// Drops the entries of slot `slot` from position `len` on.
     fn truncate(&mut self, slot: u32, len: usize) -> Result<(), Self::Error>;
 
+    /// Whether slot `slot` still holds every entry that a sequence continuing at position `len`
+    /// attends to. A model with sliding-window layers lets its cache overwrite entries that fell
+    /// out of the window of the sequence's *latest* position, so a shorter prefix taken from it
+    /// may have lost some it needs; the engine then prefills that sequence from scratch.
+    fn holds_prefix(&self, slot: u32, len: usize) -> bool {
+        let _ = (slot, len);
+        true
+    }
+
     /// Text to tokens, with the model's BOS when it wants one and special tokens parsed (chat
     /// templates write them as text).
     fn tokenize(&self, text: &str) -> Result<Vec<u32>, Self::Error>;

@@ -115,6 +115,18 @@ pub struct Stats {
     pub kv_retained_tokens: usize,
     /// Prompt tokens not prefilled because a cached prefix held them, since start.
     pub reused_tokens: u64,
+    /// Cached prefixes passed over because the backend no longer held them whole (a
+    /// sliding-window model's cache forgets), since start.
+    pub reuse_refused: u64,
+}
+
+/// What one forward pass carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StepShape {
+    /// Sequences that decoded one token.
+    pub decodes: usize,
+    /// Prompt tokens prefilled.
+    pub prefill_tokens: usize,
 }
 
 pub struct Engine<B: Backend> {
@@ -125,8 +137,10 @@ pub struct Engine<B: Backend> {
     next_id: SeqId,
     prefixes: PrefixCache,
     reused_tokens: u64,
+    reuse_refused: u64,
     /// Most tokens retained prefixes may hold.
     prefix_cap: usize,
+    last_step: StepShape,
 }
 
 impl<B: Backend> Engine<B> {
@@ -141,7 +155,9 @@ impl<B: Backend> Engine<B> {
             next_id: 1,
             prefixes: PrefixCache::default(),
             reused_tokens: 0,
+            reuse_refused: 0,
             prefix_cap: default_prefix_cap(config.kv_budget_tokens),
+            last_step: StepShape::default(),
         }
     }
 
@@ -210,7 +226,13 @@ impl<B: Backend> Engine<B> {
             kv_reserved_tokens: self.batcher.kv_reserved(),
             kv_retained_tokens: self.prefixes.tokens(),
             reused_tokens: self.reused_tokens,
+            reuse_refused: self.reuse_refused,
         }
+    }
+
+    /// What the last [`Engine::step`] ran (empty when it ran nothing).
+    pub fn last_step(&self) -> StepShape {
+        self.last_step
     }
 
     /// One forward pass over every running sequence.
@@ -223,6 +245,7 @@ impl<B: Backend> Engine<B> {
         self.batcher.set_retained(self.prefixes.tokens());
         let mut plan = self.batcher.plan_work();
         plan.admitted = admitted;
+        self.last_step = shape(&plan);
         if plan.work.is_empty() {
             return Ok(Vec::new());
         }
@@ -315,11 +338,18 @@ impl<B: Backend> Engine<B> {
 
     /// A slot for a sequence just admitted: a retained one whose cache starts like its prompt
     /// (taken over and cut to the common part), else a free one — with a running sequence's
-    /// common prefix copied in when there is one.
+    /// common prefix copied in when there is one. Only caches the backend still holds whole for
+    /// the new sequence are candidates (a sliding-window model's may have forgotten the start).
     fn assign_slot(&mut self, id: SeqId) -> Result<(), B::Error> {
         let Some(a) = self.active.get(&id) else { return Ok(()) };
         let prompt = &a.tokens[..a.prompt_len];
-        let retained = self.prefixes.best(prompt);
+        let refused = std::cell::Cell::new(0);
+        let holds = |slot: u32, n: usize| {
+            let whole = self.backend.holds_prefix(slot, n);
+            refused.set(refused.get() + u64::from(!whole));
+            whole
+        };
+        let retained = self.prefixes.best(prompt, holds);
         let running = self
             .active
             .iter()
@@ -328,8 +358,9 @@ impl<B: Backend> Engine<B> {
                 let cached = self.batcher.in_cache(*other)?;
                 Some((o.slot?, prefix::reusable(prompt, &o.tokens[..cached.min(o.tokens.len())])))
             })
-            .filter(|&(_, n)| n >= prefix::MIN_REUSE)
+            .filter(|&(slot, n)| n >= prefix::MIN_REUSE && holds(slot, n))
             .max_by_key(|&(slot, n)| (n, std::cmp::Reverse(slot)));
+        self.reuse_refused += refused.get();
         let (slot, reused) = match (retained, running) {
             (Some((index, n)), r) if r.is_none_or(|(_, m)| n >= m) => {
                 let entry = self.prefixes.take(index);
@@ -389,6 +420,16 @@ impl<B: Backend> Engine<B> {
         }
         self.batcher.set_retained(self.prefixes.tokens());
     }
+}
+
+fn shape(plan: &StepPlan) -> StepShape {
+    plan.work.iter().fold(StepShape::default(), |mut s, w| {
+        match *w {
+            Work::Decode { .. } => s.decodes += 1,
+            Work::Prefill { len, .. } => s.prefill_tokens += len,
+        }
+        s
+    })
 }
 
 /// The log-probability of `token` under `logits`, and the `top` most likely tokens with theirs.

@@ -22,7 +22,8 @@ pub mod stop;
 pub use backend::{Backend, BatchItem, ChatMessage};
 pub use batcher::{Batcher, BatcherConfig, SeqId, StepPlan, SubmitError, Work};
 pub use engine::{
-    Embeddings, Engine, EngineError, Event, FinishReason, Request, Stats, TokenLogprob, Usage, MAX_TOP_LOGPROBS,
+    Embeddings, Engine, EngineError, Event, FinishReason, Request, Stats, StepShape, TokenLogprob, Usage,
+    MAX_TOP_LOGPROBS,
 };
 pub use sampling::{Sampler, SamplingParams};
 pub use stop::StopMatcher;

@@ -59,14 +59,14 @@ impl PrefixCache {
         freed
     }
 
-    /// The entry sharing the longest reusable prefix with `prompt` (at least `MIN_REUSE`), and
-    /// that length; the most recently used wins a tie.
-    pub fn best(&self, prompt: &[u32]) -> Option<(usize, usize)> {
+    /// The entry sharing the longest reusable prefix with `prompt` (at least `MIN_REUSE`) that
+    /// `usable(slot, length)` accepts, and that length; the most recently used wins a tie.
+    pub fn best(&self, prompt: &[u32], usable: impl Fn(u32, usize) -> bool) -> Option<(usize, usize)> {
         self.entries
             .iter()
             .enumerate()
             .map(|(i, e)| (i, reusable(prompt, &e.tokens), e.last_used))
-            .filter(|&(_, n, _)| n >= MIN_REUSE)
+            .filter(|&(i, n, _)| n >= MIN_REUSE && usable(self.entries[i].slot, n))
             .max_by_key(|&(_, n, used)| (n, used))
             .map(|(i, n, _)| (i, n))
     }
@@ -106,10 +106,12 @@ mod tests {
         c.insert(0, vec![1, 2, 3, 4, 5, 6], 100);
         c.insert(1, vec![1, 2, 3, 4, 5, 6, 7, 8, 9], 100);
         c.insert(2, vec![9, 9, 9, 9, 9], 100);
-        assert_eq!(c.best(&[1, 2, 3, 4, 5, 6, 7, 8, 0]), Some((1, 8)));
+        let any = |_, _| true;
+        assert_eq!(c.best(&[1, 2, 3, 4, 5, 6, 7, 8, 0], any), Some((1, 8)));
+        assert_eq!(c.best(&[1, 2, 3, 4, 5, 6, 7, 8, 0], |slot, _| slot != 1), Some((0, 6)), "slot 1 refused");
         // The whole prompt is cached: all but its last token are reused.
-        assert_eq!(c.best(&[9, 9, 9, 9, 9]), Some((2, 4)));
-        assert_eq!(c.best(&[1, 2, 3]), None, "too short to be worth it");
+        assert_eq!(c.best(&[9, 9, 9, 9, 9], any), Some((2, 4)));
+        assert_eq!(c.best(&[1, 2, 3], any), None, "too short to be worth it");
         assert_eq!(c.tokens(), 20);
     }
 

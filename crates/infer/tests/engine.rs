@@ -19,6 +19,18 @@ struct Fake {
     calls: usize,
     /// Tokens run through `decode`, prompt chunks and decodes alike.
     computed: usize,
+    /// A sliding-window model: logits depend on the last `window` tokens only, and a slot
+    /// forgets what falls out of the window of its latest position (as llama.cpp's windowed
+    /// cache may), so a shorter prefix taken from it can miss entries it needs.
+    window: Option<usize>,
+    /// Per slot, how many of its first entries are forgotten.
+    forgotten: HashMap<u32, usize>,
+}
+
+impl Fake {
+    fn windowed(window: usize) -> Self {
+        Self { window: Some(window), ..Self::default() }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +55,14 @@ impl Backend for Fake {
                 )));
             }
             cache.extend_from_slice(item.tokens);
+            let forgotten = self.forgotten.entry(item.slot).or_default();
+            let seen = self.window.map_or(0, |w| cache.len().saturating_sub(w));
+            // A forgotten entry the window needs reads as garbage, changing the logits.
+            let read = |(i, t): (usize, &u32)| if i < *forgotten { u32::MAX } else { *t };
+            let visible: Vec<u32> = cache.iter().enumerate().skip(seen).map(read).collect();
+            *forgotten = (*forgotten).max(seen);
             if item.want_logits {
-                let h = cache.iter().fold(17u32, |h, t| h.wrapping_mul(31).wrapping_add(*t));
+                let h = visible.iter().fold(17u32, |h, t| h.wrapping_mul(31).wrapping_add(*t));
                 let peak = h % VOCAB;
                 out.push((0..VOCAB).map(|t| if t == peak { 5.0 } else { (t as f32) * 0.1 }).collect());
             }
@@ -54,6 +72,7 @@ impl Backend for Fake {
 
     fn release(&mut self, slot: u32) {
         self.cache.remove(&slot);
+        self.forgotten.remove(&slot);
     }
 
     fn copy_prefix(&mut self, from: u32, to: u32, len: usize) -> Result<(), FakeError> {
@@ -62,6 +81,8 @@ impl Backend for Fake {
             return Err(FakeError(format!("copy {len} from slot {from} into slot {to}: bad state")));
         }
         self.cache.insert(to, prefix);
+        let forgotten = self.forgotten.get(&from).copied().unwrap_or(0).min(len);
+        self.forgotten.insert(to, forgotten);
         Ok(())
     }
 
@@ -71,7 +92,15 @@ impl Backend for Fake {
             return Err(FakeError(format!("slot {slot} holds {} tokens, cannot keep {len}", cache.len())));
         }
         cache.truncate(len);
+        if let Some(f) = self.forgotten.get_mut(&slot) {
+            *f = (*f).min(len);
+        }
         Ok(())
+    }
+
+    fn holds_prefix(&self, slot: u32, len: usize) -> bool {
+        let forgotten = self.forgotten.get(&slot).copied().unwrap_or(0);
+        forgotten <= self.window.map_or(0, |w| len.saturating_sub(w))
     }
 
     fn tokenize(&self, text: &str) -> Result<Vec<u32>, FakeError> {
@@ -140,7 +169,18 @@ fn drain(engine: &mut Engine<Fake>) -> HashMap<u64, (String, Option<FinishReason
 }
 
 fn alone(prompt: &str, max_tokens: usize, temperature: f32, seed: u64, step: usize) -> (String, Option<FinishReason>) {
-    let mut engine = Engine::new(Fake::default(), config(200, step));
+    alone_on(Fake::default(), prompt, max_tokens, temperature, seed, step)
+}
+
+fn alone_on(
+    fake: Fake,
+    prompt: &str,
+    max_tokens: usize,
+    temperature: f32,
+    seed: u64,
+    step: usize,
+) -> (String, Option<FinishReason>) {
+    let mut engine = Engine::new(fake, config(200, step));
     let id = engine.submit(request(prompt, max_tokens, temperature, seed)).unwrap();
     drain(&mut engine).remove(&id).unwrap_or_default()
 }
@@ -197,6 +237,32 @@ fn a_prompt_that_starts_like_a_running_one_copies_its_prefix() {
     assert!(engine.stats().reused_tokens as usize >= system.len());
     assert_eq!(out[&a], alone(&format!("{system}first question"), 30, 0.0, 0, 64));
     assert_eq!(out[&b], alone(&format!("{system}second question"), 5, 0.0, 0, 64));
+}
+
+#[test]
+fn a_prefix_a_windowed_cache_forgot_is_prefilled_again() {
+    let window = 8;
+    let system = "Shared opening of twenty";
+    let long = format!("{system}, then a long question that runs well past the window");
+    let mut engine = Engine::new(Fake::windowed(window), config(400, 64));
+    engine.set_prefix_cache_tokens(200);
+    let first = engine.submit(request(&long, 1, 0.0, 0)).unwrap();
+    drain(&mut engine).remove(&first).unwrap();
+    // The retained slot forgot everything but the last window of `long`: the opening is gone.
+    let short = format!("{system}?");
+    let before = engine.backend().computed;
+    let second = engine.submit(request(&short, 4, 0.0, 0)).unwrap();
+    let out = drain(&mut engine).remove(&second).unwrap();
+    assert_eq!(out, alone_on(Fake::windowed(window), &short, 4, 0.0, 0, 64));
+    assert_eq!(engine.stats().reuse_refused, 1);
+    assert!(engine.backend().computed - before >= short.len(), "prefilled from scratch");
+    // The next turn of the same conversation continues where `long` ended: its window is there.
+    let next = format!("{long}!");
+    let reused = engine.stats().reused_tokens;
+    let third = engine.submit(request(&next, 4, 0.0, 0)).unwrap();
+    let out = drain(&mut engine).remove(&third).unwrap();
+    assert_eq!(out, alone_on(Fake::windowed(window), &next, 4, 0.0, 0, 64));
+    assert_eq!(engine.stats().reused_tokens - reused, long.len() as u64, "all of `long` reused");
 }
 
 #[test]
@@ -368,48 +434,67 @@ fn prompt() -> impl Strategy<Value = String> {
     })
 }
 
+/// Interleaved greedy requests (some cancelled) with prefix reuse on say exactly what each says
+/// alone on the same model, and reservations plus retained prefixes never exceed the cache.
+fn reuse_keeps_every_answer(
+    model: impl Fn() -> Fake,
+    prompts: &[(String, usize, bool)],
+    kv: usize,
+) -> Result<(), TestCaseError> {
+    let mut engine = Engine::new(model(), config(kv, 8));
+    engine.set_prefix_cache_tokens(kv / 2);
+    let mut out: HashMap<u64, (String, Option<FinishReason>)> = HashMap::new();
+    let collect = |engine: &mut Engine<Fake>, out: &mut HashMap<u64, (String, Option<FinishReason>)>| {
+        for event in engine.step().unwrap() {
+            match event {
+                Event::Text { seq, text } => out.entry(seq).or_default().0 += &text,
+                Event::Finished { seq, reason, .. } => out.entry(seq).or_default().1 = Some(reason),
+                Event::Logprob { .. } => {}
+            }
+        }
+        let s = engine.stats();
+        s.kv_reserved_tokens + s.kv_retained_tokens <= kv
+    };
+    let mut ids = Vec::new();
+    for (text, max_new, cancel) in prompts {
+        if let Ok(id) = engine.submit(request(text, *max_new, 0.0, 0)) {
+            ids.push((id, text.clone(), *max_new, *cancel));
+        }
+        prop_assert!(collect(&mut engine, &mut out));
+    }
+    for (id, _, _, cancel) in &ids {
+        if *cancel {
+            engine.cancel(*id);
+        }
+    }
+    while !engine.is_idle() {
+        prop_assert!(collect(&mut engine, &mut out));
+    }
+    for (id, text, max_new, _) in ids {
+        // Finished before any cancellation reached it, or never cancelled: the same answer.
+        if let Some((got, Some(reason))) = out.get(&id) {
+            prop_assert_eq!((got.clone(), Some(*reason)), alone_on(model(), &text, max_new, 0.0, 0, 8), "{:?}", text);
+        }
+    }
+    Ok(())
+}
+
 proptest! {
-    /// With prefix reuse on, interleaved greedy requests (some cancelled) say exactly what each
-    /// says alone, and reservations plus retained prefixes never exceed the cache.
     #[test]
     fn prefix_reuse_never_changes_an_answer(
         prompts in prop::collection::vec((prompt(), 1usize..12, any::<bool>()), 1..12),
         kv in 60usize..300,
     ) {
-        let mut engine = Engine::new(Fake::default(), config(kv, 8));
-        engine.set_prefix_cache_tokens(kv / 2);
-        let mut out: HashMap<u64, (String, Option<FinishReason>)> = HashMap::new();
-        let collect = |engine: &mut Engine<Fake>, out: &mut HashMap<u64, (String, Option<FinishReason>)>| {
-            for event in engine.step().unwrap() {
-                match event {
-                    Event::Text { seq, text } => out.entry(seq).or_default().0 += &text,
-                    Event::Finished { seq, reason, .. } => out.entry(seq).or_default().1 = Some(reason),
-                    Event::Logprob { .. } => {}
-                }
-            }
-            let s = engine.stats();
-            s.kv_reserved_tokens + s.kv_retained_tokens <= kv
-        };
-        let mut ids = Vec::new();
-        for (text, max_new, cancel) in &prompts {
-            if let Ok(id) = engine.submit(request(text, *max_new, 0.0, 0)) {
-                ids.push((id, text.clone(), *max_new, *cancel));
-            }
-            prop_assert!(collect(&mut engine, &mut out));
-        }
-        for (id, _, _, cancel) in &ids {
-            if *cancel {
-                engine.cancel(*id);
-            }
-        }
-        while !engine.is_idle() {
-            prop_assert!(collect(&mut engine, &mut out));
-        }
-        for (id, text, max_new, _) in ids {
-            // Finished before any cancellation reached it, or never cancelled: the same answer.
-            if let Some((got, Some(reason))) = out.get(&id) {
-                prop_assert_eq!((got.clone(), Some(*reason)), alone(&text, max_new, 0.0, 0, 8), "{:?}", text);
-            }
-        }
+        reuse_keeps_every_answer(Fake::default, &prompts, kv)?;
+    }
+
+    /// The same on a sliding-window model, whose cache forgets: reuse only what it still holds.
+    #[test]
+    fn prefix_reuse_on_a_windowed_cache_never_changes_an_answer(
+        prompts in prop::collection::vec((prompt(), 1usize..12, any::<bool>()), 1..12),
+        kv in 60usize..300,
+        window in 2usize..16,
+    ) {
+        reuse_keeps_every_answer(|| Fake::windowed(window), &prompts, kv)?;
     }
 }

@@ -1,10 +1,13 @@
 //! A tiny model with random weights and a byte-level BPE vocabulary, written as a real GGUF file
-//! in the llama or the qwen2 architecture: what tests load into llama.cpp when they need the real
-//! engine path but not a real model's answers. Deterministic for a seed.
+//! in the llama, qwen2 or gemma3 architecture: what tests load into llama.cpp when they need the
+//! real engine path but not a real model's answers. Deterministic for a seed.
 //!
-//! The two differ where the real families do: qwen2 has biases on the query, key and value
+//! They differ where the real families do: qwen2 has biases on the query, key and value
 //! projections, ties its output projection to the token embeddings (no `output.weight`), uses
-//! Qwen's pre-tokenizer and a larger RoPE base.
+//! Qwen's pre-tokenizer and a larger RoPE base; gemma3 also ties its output, normalises queries
+//! and keys and both sublayers' outputs, and attends over a sliding window ([`GEMMA3_WINDOW`]
+//! positions; llama.cpp makes every layer of a model this shallow a windowed one), whose cache
+//! forgets what falls out of the window.
 
 use crate::gguf::Value;
 use crate::gguf_write::{write, Tensor};
@@ -16,6 +19,8 @@ pub const N_HEAD: u32 = 4;
 pub const N_HEAD_KV: u32 = 2;
 pub const N_FF: u64 = 128;
 pub const CONTEXT: u32 = 2048;
+/// The tiny gemma3's attention window, small so that tests can outgrow it.
+pub const GEMMA3_WINDOW: u32 = 8;
 
 /// GPT-2's map from bytes to printable characters, which byte-level BPE vocabularies use.
 fn byte_chars() -> Vec<char> {
@@ -64,6 +69,7 @@ impl Weights {
 pub enum TinyArch {
     Llama,
     Qwen2,
+    Gemma3,
 }
 
 impl TinyArch {
@@ -72,6 +78,7 @@ impl TinyArch {
         match self {
             TinyArch::Llama => "llama",
             TinyArch::Qwen2 => "qwen2",
+            TinyArch::Gemma3 => "gemma3",
         }
     }
 }
@@ -99,8 +106,9 @@ pub fn write_tiny(path: &Path, seed: u64, arch: TinyArch) -> std::io::Result<()>
     let (pre, rope_base) = match arch {
         TinyArch::Llama => ("gpt-2", 10_000.0),
         TinyArch::Qwen2 => ("qwen2", 1_000_000.0),
+        TinyArch::Gemma3 => ("gpt-2", 10_000.0),
     };
-    let metadata: Vec<(String, Value)> = vec![
+    let mut metadata: Vec<(String, Value)> = vec![
         ("general.architecture".into(), Value::String(a.into())),
         ("general.name".into(), Value::String(format!("strata-tiny-{a}"))),
         ("general.file_type".into(), Value::U32(0)),
@@ -124,6 +132,9 @@ pub fn write_tiny(path: &Path, seed: u64, arch: TinyArch) -> std::io::Result<()>
         ("tokenizer.ggml.add_bos_token".into(), Value::Bool(false)),
         ("tokenizer.chat_template".into(), Value::String(template.into())),
     ];
+    if arch == TinyArch::Gemma3 {
+        metadata.push((key("attention.sliding_window"), Value::U32(GEMMA3_WINDOW)));
+    }
     let kv = N_EMBD / u64::from(N_HEAD) * u64::from(N_HEAD_KV);
     let mut w = Weights(seed);
     let mut tensors =
@@ -148,6 +159,13 @@ pub fn write_tiny(path: &Path, seed: u64, arch: TinyArch) -> std::io::Result<()>
         tensors.push(w.tensor(&b("ffn_gate"), &[N_EMBD, N_FF], 0.2));
         tensors.push(w.tensor(&b("ffn_up"), &[N_EMBD, N_FF], 0.2));
         tensors.push(w.tensor(&b("ffn_down"), &[N_FF, N_EMBD], 0.2));
+        if arch == TinyArch::Gemma3 {
+            let head = N_EMBD / u64::from(N_HEAD);
+            tensors.push(Weights::ones(&b("attn_q_norm"), head));
+            tensors.push(Weights::ones(&b("attn_k_norm"), head));
+            tensors.push(Weights::ones(&b("post_attention_norm"), N_EMBD));
+            tensors.push(Weights::ones(&b("post_ffw_norm"), N_EMBD));
+        }
     }
     write(path, &metadata, &tensors)
 }
@@ -176,6 +194,20 @@ mod tests {
         let header = crate::gguf::read_header(bytes.as_slice()).unwrap_or_else(|e| panic!("{e}"));
         let names: Vec<&str> = header.tensors.iter().map(|t| t.name.as_str()).collect();
         assert!(names.contains(&"blk.1.attn_k.bias"), "{names:?}");
+        assert!(!names.contains(&"output.weight"));
+    }
+
+    #[test]
+    fn the_tiny_gemma3_has_its_window_and_norms() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("tiny.gguf");
+        super::write_tiny(&path, 7, super::TinyArch::Gemma3).unwrap_or_else(|e| panic!("{e}"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        let header = crate::gguf::read_header(bytes.as_slice()).unwrap_or_else(|e| panic!("{e}"));
+        let window = header.metadata.get("gemma3.attention.sliding_window");
+        assert!(matches!(window, Some(crate::gguf::Value::U32(super::GEMMA3_WINDOW))), "{window:?}");
+        let names: Vec<&str> = header.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert!(names.contains(&"blk.0.attn_q_norm.weight") && names.contains(&"blk.1.post_ffw_norm.weight"));
         assert!(!names.contains(&"output.weight"));
     }
 }

@@ -97,7 +97,21 @@ pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Work>, metrics: Arc
             metrics.cancelled.inc();
         }
         if !engine.is_idle() {
-            match engine.step() {
+            let started = Instant::now();
+            let stepped = engine.step();
+            let shape = engine.last_step();
+            if shape.decodes + shape.prefill_tokens > 0 {
+                let took = started.elapsed();
+                metrics.step_seconds.observe(took.as_secs_f64());
+                metrics.step_tokens.observe((shape.decodes + shape.prefill_tokens) as f64);
+                tracing::trace!(
+                    decodes = shape.decodes,
+                    prefill = shape.prefill_tokens,
+                    ms = took.as_secs_f64() * 1e3,
+                    "step"
+                );
+            }
+            match stepped {
                 Ok(events) => deliver(events, &mut clients, &metrics),
                 Err(e) => {
                     tracing::error!(error = %e, "the engine failed; failing every sequence");
@@ -115,6 +129,7 @@ pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Work>, metrics: Arc
         metrics.kv_reserved.set(stats.kv_reserved_tokens as i64);
         metrics.kv_retained.set(stats.kv_retained_tokens as i64);
         metrics.prefix_reused.set(stats.reused_tokens as i64);
+        metrics.prefix_refused.set(stats.reuse_refused as i64);
     }
 }
 

@@ -129,6 +129,10 @@ async fn a_chat_completion_has_openai_shape() {
     assert_eq!(v["choices"][0]["message"]["content"], "ab");
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
     assert_eq!(v["usage"], json!({ "prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5 }));
+    // Three forward passes: the 2-token prompt (sampling the first token), then two decodes.
+    let m = s.metrics.render();
+    assert!(m.contains("strata_infer_step_tokens_sum 4.0") && m.contains("strata_infer_step_tokens_count 3"), "{m}");
+    assert!(m.contains("strata_infer_step_seconds_count 3"), "{m}");
 }
 
 #[tokio::test]

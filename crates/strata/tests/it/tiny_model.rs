@@ -33,6 +33,58 @@ fn a_tiny_qwen2_decodes_in_batches_exactly_as_llama_cpp_does() {
     decodes_in_batches_exactly_as_llama_cpp_does(TinyArch::Qwen2);
 }
 
+#[test]
+fn a_tiny_gemma3_decodes_in_batches_exactly_as_llama_cpp_does() {
+    decodes_in_batches_exactly_as_llama_cpp_does(TinyArch::Gemma3);
+}
+
+/// Greedy tokens of `prompt` through `engine` (end of generation left out), as llama.cpp's
+/// reference reports them.
+fn greedy(engine: &mut Engine<LlamaCpp>, prompt: &str, max_tokens: usize) -> Vec<u32> {
+    let prompt = engine.backend().tokenize(prompt).unwrap();
+    let sampling = SamplingParams { temperature: 0.0, ..SamplingParams::default() };
+    let id = engine.submit(Request { prompt, max_tokens, sampling, stop: Vec::new(), logprobs: Some(0) }).unwrap();
+    let mut tokens = Vec::new();
+    while !engine.is_idle() {
+        for event in engine.step().unwrap() {
+            if let Event::Logprob { seq, logprob } = event {
+                if seq == id && !engine.backend().is_end_of_generation(logprob.token) {
+                    tokens.push(logprob.token);
+                }
+            }
+        }
+    }
+    tokens
+}
+
+/// A sliding-window model's prefix reuse: llama.cpp's context keeps the windowed layers' cache
+/// full-size (its default, and `llama-cpp-2` has no setting for it), so a prefix far longer
+/// than the window is still whole and is reused, saying what llama.cpp's reference says. (A
+/// windowed cache would forget it; the engine's tests cover refusing what a cache forgot.)
+#[test]
+fn a_tiny_gemma3_reuses_a_prefix_longer_than_its_window() {
+    let (_dir, path) = tiny_of(TinyArch::Gemma3);
+    // Two slots: a windowed cache would be 256 cells (the window times the slots plus a batch,
+    // rounded up), which a 312-token prompt overflows.
+    let config = LlamaConfig { threads: 1, slots: 2, context_tokens: 1024, batch_tokens: 8 };
+    let (backend, _) = LlamaCpp::load(&path, config).unwrap();
+    let mut engine = Engine::new(
+        backend,
+        BatcherConfig { kv_budget_tokens: 1024, max_running: 2, max_waiting: 8, step_token_budget: 8 },
+    );
+    engine.set_prefix_cache_tokens(1000);
+    let long: String = "the lazy dog sleeps while the quick brown fox runs. ".repeat(6);
+    assert!(long.len() >= 300);
+    greedy(&mut engine, &long, 1);
+    // (Reuse takes the slot over and cuts it to the shared part: the longer share goes first.)
+    for (prompt, shared) in [(format!("{}?", &long[..300]), 300), (format!("{} and then?", &long[..40]), 40)] {
+        let reused = engine.stats().reused_tokens;
+        assert_eq!(greedy(&mut engine, &prompt, 12), reference_greedy(&path, &prompt, 12, 1).unwrap(), "{shared}");
+        assert!(engine.stats().reused_tokens - reused >= shared, "{shared}: {:?}", engine.stats());
+    }
+    assert_eq!(engine.stats().reuse_refused, 0, "the windowed layers' cache is full-size");
+}
+
 fn decodes_in_batches_exactly_as_llama_cpp_does(arch: TinyArch) {
     let (_dir, path) = tiny_of(arch);
     let config = LlamaConfig { threads: 1, slots: 4, context_tokens: 1024, batch_tokens: 8 };
