@@ -114,6 +114,9 @@ impl LlamaCpp {
             .with_n_ubatch(config.batch_tokens)
             .with_n_seq_max(config.slots)
             .with_kv_unified(true)
+            // A full-size cache for sliding-window layers (llama.cpp's default, said here because
+            // prefix reuse depends on it): a window-sized one forgets what a cut prefix needs.
+            .with_swa_full(true)
             .with_n_threads(threads)
             .with_n_threads_batch(threads);
         let context = model.new_context(backend, params).map_err(|e| LlamaError::Context(e.to_string()))?;

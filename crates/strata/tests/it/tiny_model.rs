@@ -57,10 +57,10 @@ fn greedy(engine: &mut Engine<LlamaCpp>, prompt: &str, max_tokens: usize) -> Vec
     tokens
 }
 
-/// A sliding-window model's prefix reuse: llama.cpp's context keeps the windowed layers' cache
-/// full-size (its default, and `llama-cpp-2` has no setting for it), so a prefix far longer
-/// than the window is still whole and is reused, saying what llama.cpp's reference says. (A
-/// windowed cache would forget it; the engine's tests cover refusing what a cache forgot.)
+/// A sliding-window model's prefix reuse: Strata keeps llama.cpp's context default `swa_full`
+/// (the windowed layers' cache full-size), so a prefix far longer than the window is still whole
+/// and is reused, saying what llama.cpp's reference says. (A window-sized cache would have
+/// forgotten it; the engine's tests cover refusing what a cache forgot.)
 #[test]
 fn a_tiny_gemma3_reuses_a_prefix_longer_than_its_window() {
     let (_dir, path) = tiny_of(TinyArch::Gemma3);
