@@ -18,6 +18,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -39,6 +40,8 @@ pub enum LlamaError {
     Batch(String),
     #[error("llama.cpp decode failed: {0}")]
     Decode(String),
+    #[error("cannot save or restore a sequence's cache: {0}")]
+    State(String),
 }
 
 /// How the context is sized.
@@ -205,6 +208,7 @@ pub fn reference_greedy(path: &Path, prompt: &str, max_tokens: usize, threads: u
 
 impl Backend for LlamaCpp {
     type Error = LlamaError;
+    type Saved = SeqState;
 
     fn decode(&mut self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<f32>>, LlamaError> {
         self.batch.clear();
@@ -250,6 +254,28 @@ impl Backend for LlamaCpp {
             Ok(false) => Err(LlamaError::Batch(format!("llama.cpp could not cut slot {slot} to {len} tokens"))),
             Err(e) => Err(LlamaError::Batch(e.to_string())),
         }
+    }
+
+    /// llama.cpp writes a sequence's cells except those outside the window of its latest
+    /// position, so a sliding-window model's sequence longer than its window cannot be saved
+    /// whole (the engine then keeps it in its slot).
+    fn save(&mut self, slot: u32) -> Result<Option<(SeqState, usize)>, LlamaError> {
+        let (oldest, latest) =
+            (self.context.kv_cache_seq_pos_min(slot as i32), self.context.kv_cache_seq_pos_max(slot as i32));
+        let span = i64::from(latest) - i64::from(oldest);
+        if oldest != 0 || self.window.is_some_and(|w| span >= w as i64) {
+            return Ok(None);
+        }
+        let state = self
+            .context
+            .state_seq_get(slot as i32, LlamaStateSeqFlags::empty())
+            .map_err(|e| LlamaError::State(e.to_string()))?;
+        let bytes = state.byte_len();
+        Ok(Some((state, bytes)))
+    }
+
+    fn restore(&mut self, saved: &SeqState, slot: u32) -> Result<(), LlamaError> {
+        self.context.state_seq_set(saved, slot as i32).map_err(|e| LlamaError::State(e.to_string()))
     }
 
     /// llama.cpp keeps a sliding-window layer's entries only while some sequence's window needs

@@ -24,6 +24,9 @@ pub struct ChatMessage {
 
 pub trait Backend {
     type Error: std::error::Error + Send + Sync + 'static;
+    /// A slot's KV entries copied out of the cache (prefix reuse saves finished sequences' this
+    /// way, in host memory).
+    type Saved: Send;
 
     /// Runs all items in one forward pass; returns one logits vector per item with `want_logits`,
     /// in item order.
@@ -38,6 +41,14 @@ pub trait Backend {
 
     /// Drops the entries of slot `slot` from position `len` on.
     fn truncate(&mut self, slot: u32, len: usize) -> Result<(), Self::Error>;
+
+    /// Copies out what slot `slot` holds, with the copy's size in bytes; `None` when a copy
+    /// would not be whole (llama.cpp saves only the last window of a sliding-window model's
+    /// sequence that outgrew it).
+    fn save(&mut self, slot: u32) -> Result<Option<(Self::Saved, usize)>, Self::Error>;
+
+    /// Puts saved entries into the empty slot `slot`, at the positions they were saved from.
+    fn restore(&mut self, saved: &Self::Saved, slot: u32) -> Result<(), Self::Error>;
 
     /// Whether slot `slot` still holds every entry that a sequence continuing at position `len`
     /// attends to. A model with sliding-window layers lets its cache overwrite entries that fell

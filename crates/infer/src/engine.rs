@@ -111,8 +111,13 @@ pub struct Stats {
     pub running: usize,
     pub kv_used_tokens: usize,
     pub kv_reserved_tokens: usize,
-    /// Tokens held by finished sequences' caches kept for prefix reuse (evicted on demand).
+    /// Tokens of finished sequences' caches kept in their slots for prefix reuse (when the
+    /// backend cannot save them whole; evicted on demand).
     pub kv_retained_tokens: usize,
+    /// Tokens of finished sequences' caches saved in host memory for prefix reuse.
+    pub prefix_saved_tokens: usize,
+    /// Bytes those saved caches take.
+    pub prefix_saved_bytes: usize,
     /// Prompt tokens not prefilled because a cached prefix held them, since start.
     pub reused_tokens: u64,
     /// Cached prefixes passed over because the backend no longer held them whole (a
@@ -135,11 +140,16 @@ pub struct Engine<B: Backend> {
     active: HashMap<SeqId, Active>,
     free_slots: Vec<u32>,
     next_id: SeqId,
-    prefixes: PrefixCache,
+    /// Finished sequences' caches left in their slots (a slot per entry).
+    retained: PrefixCache<u32>,
+    /// Finished sequences' caches the backend saved to host memory.
+    saved: PrefixCache<B::Saved>,
     reused_tokens: u64,
     reuse_refused: u64,
     /// Most tokens retained prefixes may hold.
     prefix_cap: usize,
+    /// Most bytes saved prefixes may hold.
+    saved_cap: usize,
     last_step: StepShape,
 }
 
@@ -153,17 +163,26 @@ impl<B: Backend> Engine<B> {
             active: HashMap::new(),
             free_slots,
             next_id: 1,
-            prefixes: PrefixCache::default(),
+            retained: PrefixCache::default(),
+            saved: PrefixCache::default(),
             reused_tokens: 0,
             reuse_refused: 0,
             prefix_cap: default_prefix_cap(config.kv_budget_tokens),
+            saved_cap: DEFAULT_PREFIX_SAVE_BYTES,
             last_step: StepShape::default(),
         }
     }
 
-    /// Changes how many tokens retained prefixes may hold (0 turns prefix reuse off).
+    /// Changes how many tokens prefixes retained in their slots may hold (0: none).
     pub fn set_prefix_cache_tokens(&mut self, tokens: usize) {
         self.prefix_cap = tokens;
+    }
+
+    /// Changes how many bytes of host memory saved prefixes may hold (0: none; finished caches
+    /// are then retained in their slots, within `set_prefix_cache_tokens`).
+    pub fn set_prefix_save_bytes(&mut self, bytes: usize) {
+        self.saved_cap = bytes;
+        while self.saved.size() > bytes && self.saved.evict_lru().is_some() {}
     }
 
     pub fn backend(&self) -> &B {
@@ -224,7 +243,9 @@ impl<B: Backend> Engine<B> {
             running: self.batcher.running_len(),
             kv_used_tokens: self.batcher.kv_used(),
             kv_reserved_tokens: self.batcher.kv_reserved(),
-            kv_retained_tokens: self.prefixes.tokens(),
+            kv_retained_tokens: self.retained.tokens(),
+            prefix_saved_tokens: self.saved.tokens(),
+            prefix_saved_bytes: self.saved.size(),
             reused_tokens: self.reused_tokens,
             reuse_refused: self.reuse_refused,
         }
@@ -242,7 +263,7 @@ impl<B: Backend> Engine<B> {
         for id in &admitted {
             self.assign_slot(*id).map_err(EngineError::Backend)?;
         }
-        self.batcher.set_retained(self.prefixes.tokens());
+        self.batcher.set_retained(self.retained.tokens());
         let mut plan = self.batcher.plan_work();
         plan.admitted = admitted;
         self.last_step = shape(&plan);
@@ -323,23 +344,24 @@ impl<B: Backend> Engine<B> {
     /// Evicts retained prefixes while they alone keep the head of the queue from being admitted
     /// (cache room or a slot), sparing the one the head could reuse until last.
     fn make_room(&mut self) {
-        while !self.prefixes.is_empty() && self.batcher.head_fits_without_retained() {
+        while !self.retained.is_empty() && self.batcher.head_fits_without_retained() {
             let budget = self.batcher.config().kv_budget_tokens;
             let head = self.batcher.head_needs().unwrap_or(0);
-            let room = self.batcher.kv_reserved() + self.prefixes.tokens() + head <= budget;
+            let room = self.batcher.kv_reserved() + self.retained.tokens() + head <= budget;
             if room && !self.free_slots.is_empty() {
                 return;
             }
-            let Some(slot) = self.prefixes.evict_lru() else { return };
+            let Some(slot) = self.retained.evict_lru() else { return };
             self.backend.release(slot);
             self.free_slots.push(slot);
         }
     }
 
-    /// A slot for a sequence just admitted: a retained one whose cache starts like its prompt
-    /// (taken over and cut to the common part), else a free one — with a running sequence's
-    /// common prefix copied in when there is one. Only caches the backend still holds whole for
-    /// the new sequence are candidates (a sliding-window model's may have forgotten the start).
+    /// A slot for a sequence just admitted, with as much of its prompt already in it as a cache
+    /// holds — whichever shares most of: a retained slot (taken over and cut to the common
+    /// part), a running sequence's slot (the common prefix copied), a saved copy (restored and
+    /// cut); on a tie the cheapest, in that order. A cache the backend no longer holds whole for
+    /// the new sequence (a sliding-window model's may have forgotten the start) is passed over.
     fn assign_slot(&mut self, id: SeqId) -> Result<(), B::Error> {
         let Some(a) = self.active.get(&id) else { return Ok(()) };
         let prompt = &a.tokens[..a.prompt_len];
@@ -349,7 +371,7 @@ impl<B: Backend> Engine<B> {
             refused.set(refused.get() + u64::from(!whole));
             whole
         };
-        let retained = self.prefixes.best(prompt, holds);
+        let retained = self.retained.best(prompt, |slot, n| holds(*slot, n));
         let running = self
             .active
             .iter()
@@ -360,17 +382,25 @@ impl<B: Backend> Engine<B> {
             })
             .filter(|&(slot, n)| n >= prefix::MIN_REUSE && holds(slot, n))
             .max_by_key(|&(slot, n)| (n, std::cmp::Reverse(slot)));
+        let saved = self.saved.best(prompt, |_, _| true);
         self.reuse_refused += refused.get();
-        let (slot, reused) = match (retained, running) {
-            (Some((index, n)), r) if r.is_none_or(|(_, m)| n >= m) => {
-                let entry = self.prefixes.take(index);
-                self.backend.truncate(entry.slot, n)?;
-                (entry.slot, n)
-            }
-            (_, Some((from, n))) => {
+        let (c, v) = (running.map_or(0, |(_, n)| n), saved.map_or(0, |(_, n)| n));
+        let (slot, reused) = match (retained, running, saved) {
+            (Some((index, n)), _, _) if n >= c && n >= v => match self.retained.take(index) {
+                Some(entry) => {
+                    self.backend.truncate(entry.state, n)?;
+                    (entry.state, n)
+                }
+                None => (self.free_slot(), 0),
+            },
+            (_, Some((from, n)), _) if n >= v => {
                 let slot = self.free_slot();
                 self.backend.copy_prefix(from, slot, n)?;
                 (slot, n)
+            }
+            (_, _, Some((index, n))) => {
+                let slot = self.free_slot();
+                (slot, self.restore(index, slot, n))
             }
             _ => (self.free_slot(), 0),
         };
@@ -384,6 +414,26 @@ impl<B: Backend> Engine<B> {
         Ok(())
     }
 
+    /// Restores saved prefix `index` into the empty `slot`, cut to its first `n` tokens; returns
+    /// the tokens reused (0, and the slot left empty, when the backend cannot).
+    fn restore(&mut self, index: usize, slot: u32, n: usize) -> usize {
+        let Some(entry) = self.saved.get(index) else { return 0 };
+        let restored = self.backend.restore(&entry.state, slot).and_then(|()| self.backend.truncate(slot, n));
+        match restored {
+            Ok(()) if self.backend.holds_prefix(slot, n) => n,
+            failed => {
+                // Not fatal (llama.cpp may find no room for the entries): the sequence prefills
+                // its whole prompt instead, and a copy that would not restore goes.
+                if failed.is_err() {
+                    self.saved.take(index);
+                }
+                self.reuse_refused += 1;
+                self.backend.release(slot);
+                0
+            }
+        }
+    }
+
     /// A free slot, evicting the least recently used retained prefix when none is free. Slots
     /// are `max_running`, held by running sequences, retained prefixes or nobody, so one is
     /// always there for a sequence the batcher admitted.
@@ -391,7 +441,7 @@ impl<B: Backend> Engine<B> {
         if let Some(slot) = self.free_slots.pop() {
             return slot;
         }
-        match self.prefixes.evict_lru() {
+        match self.retained.evict_lru() {
             Some(slot) => {
                 self.backend.release(slot);
                 slot
@@ -400,17 +450,24 @@ impl<B: Backend> Engine<B> {
         }
     }
 
-    /// Ends a sequence. A finished one's cache is kept for prefix reuse; a cancelled one's is
-    /// freed at once.
-    fn end(&mut self, seq: SeqId, retain: bool) {
+    /// Ends a sequence and frees its slot. A finished one's cache is first saved to host
+    /// memory, or, where the backend cannot save it whole, retained in the slot; a cancelled
+    /// one's is freed at once.
+    fn end(&mut self, seq: SeqId, keep: bool) {
         let cached = self.batcher.in_cache(seq).unwrap_or(0);
         self.batcher.finish(seq);
         if let Some(a) = self.active.remove(&seq) {
             if let Some(slot) = a.slot {
-                let freed = if retain {
-                    self.prefixes.insert(slot, a.tokens[..cached.min(a.tokens.len())].to_vec(), self.prefix_cap)
-                } else {
+                let tokens = a.tokens[..cached.min(a.tokens.len())].to_vec();
+                let freed = if !keep || tokens.len() < prefix::MIN_REUSE {
                     vec![slot]
+                } else if let Some((state, bytes)) = self.save(slot) {
+                    // Evicted copies are just dropped: they hold no slot.
+                    drop(self.saved.insert(tokens, state, bytes, self.saved_cap));
+                    vec![slot]
+                } else {
+                    let size = tokens.len();
+                    self.retained.insert(tokens, slot, size, self.prefix_cap)
                 };
                 for slot in freed {
                     self.backend.release(slot);
@@ -418,7 +475,16 @@ impl<B: Backend> Engine<B> {
                 }
             }
         }
-        self.batcher.set_retained(self.prefixes.tokens());
+        self.batcher.set_retained(self.retained.tokens());
+    }
+
+    /// The backend's whole copy of `slot`, when saving is on and it can make one (a failure is
+    /// no worse than a copy it cannot make: the cache is retained instead).
+    fn save(&mut self, slot: u32) -> Option<(B::Saved, usize)> {
+        if self.saved_cap == 0 {
+            return None;
+        }
+        self.backend.save(slot).ok().flatten()
     }
 }
 
@@ -450,8 +516,13 @@ pub fn log_softmax_at(logits: &[f32], token: u32, top: usize) -> (f32, Vec<(u32,
     (at(token), best.into_iter().map(|(t, l)| (t, l - lse)).collect())
 }
 
-/// A prefix cache of an eighth of the KV cache, at most 2,048 tokens: enough for a few system
-/// prompts and recent turns, small enough that decoding over the occupied cells stays fast.
+/// Host memory saved prefixes may hold by default: 1 GiB, some 45,000 tokens of SmolLM2's KV
+/// entries or 55,000 of Gemma 3 270M's.
+pub const DEFAULT_PREFIX_SAVE_BYTES: usize = 1 << 30;
+
+/// Prefixes retained in slots (a sliding-window model's, which cannot be saved whole): an eighth
+/// of the KV cache, at most 2,048 tokens — enough for a few system prompts and recent turns,
+/// small enough that decoding over the occupied cells stays fast.
 pub fn default_prefix_cap(kv_budget_tokens: usize) -> usize {
     (kv_budget_tokens / 8).min(2048)
 }

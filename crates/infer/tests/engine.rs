@@ -13,7 +13,6 @@ const EOG: u32 = 7;
 
 /// Logits depend only on the sequence's own cached tokens, as a real model's do, and the backend
 /// checks that every slot's positions are filled contiguously.
-#[derive(Default)]
 struct Fake {
     cache: HashMap<u32, Vec<u32>>,
     calls: usize,
@@ -25,11 +24,24 @@ struct Fake {
     window: Option<usize>,
     /// Per slot, how many of its first entries are forgotten.
     forgotten: HashMap<u32, usize>,
+    /// Whether `save` copies a slot out (else finished caches stay in their slots).
+    saving: bool,
+}
+
+impl Default for Fake {
+    fn default() -> Self {
+        Self { cache: HashMap::new(), calls: 0, computed: 0, window: None, forgotten: HashMap::new(), saving: true }
+    }
 }
 
 impl Fake {
     fn windowed(window: usize) -> Self {
         Self { window: Some(window), ..Self::default() }
+    }
+
+    /// Finished caches stay in their slots (a backend that cannot copy them out).
+    fn retaining() -> Self {
+        Self { saving: false, ..Self::default() }
     }
 }
 
@@ -39,6 +51,7 @@ struct FakeError(String);
 
 impl Backend for Fake {
     type Error = FakeError;
+    type Saved = Vec<u32>;
 
     fn decode(&mut self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<f32>>, FakeError> {
         self.calls += 1;
@@ -95,6 +108,25 @@ impl Backend for Fake {
         if let Some(f) = self.forgotten.get_mut(&slot) {
             *f = (*f).min(len);
         }
+        Ok(())
+    }
+
+    /// Like llama.cpp: a slot that has forgotten part of itself cannot be saved whole.
+    fn save(&mut self, slot: u32) -> Result<Option<(Vec<u32>, usize)>, FakeError> {
+        if self.forgotten.get(&slot).is_some_and(|f| *f > 0) || !self.saving {
+            return Ok(None);
+        }
+        let tokens = self.cache.get(&slot).cloned().unwrap_or_default();
+        let bytes = tokens.len();
+        Ok(Some((tokens, bytes)))
+    }
+
+    fn restore(&mut self, saved: &Vec<u32>, slot: u32) -> Result<(), FakeError> {
+        if self.cache.get(&slot).is_some_and(|c| !c.is_empty()) {
+            return Err(FakeError(format!("restore into slot {slot}, which is not empty")));
+        }
+        self.cache.insert(slot, saved.clone());
+        self.forgotten.remove(&slot);
         Ok(())
     }
 
@@ -208,6 +240,9 @@ fn a_prompt_that_starts_like_a_finished_one_reuses_its_cache_and_says_the_same()
     engine.set_prefix_cache_tokens(200);
     let first = engine.submit(request(&a, 8, 0.0, 0)).unwrap();
     let out_a = drain(&mut engine).remove(&first).unwrap();
+    // Saved outside the KV cache: no cell holds it while nothing runs.
+    assert!(engine.backend().cache.values().all(Vec::is_empty));
+    assert!(engine.stats().prefix_saved_tokens >= a.len() && engine.stats().kv_retained_tokens == 0);
     let before = engine.backend().computed;
     let second = engine.submit(request(&b, 8, 0.0, 0)).unwrap();
     let out_b = drain(&mut engine).remove(&second).unwrap();
@@ -268,7 +303,7 @@ fn a_prefix_a_windowed_cache_forgot_is_prefilled_again() {
 #[test]
 fn retained_prefixes_never_keep_a_request_waiting() {
     // Room for one request at a time: each finished one's cache must be evicted for the next.
-    let mut engine = Engine::new(Fake::default(), config(40, 64));
+    let mut engine = Engine::new(Fake::retaining(), config(40, 64));
     engine.set_prefix_cache_tokens(40);
     for prompt in ["first prompt here", "second prompt, different", "third one"] {
         let id = engine.submit(request(prompt, 10, 0.0, 0)).unwrap();
@@ -486,6 +521,15 @@ proptest! {
         kv in 60usize..300,
     ) {
         reuse_keeps_every_answer(Fake::default, &prompts, kv)?;
+    }
+
+    /// The same with finished caches retained in their slots (a backend that cannot copy out).
+    #[test]
+    fn prefix_reuse_from_retained_slots_never_changes_an_answer(
+        prompts in prop::collection::vec((prompt(), 1usize..12, any::<bool>()), 1..12),
+        kv in 60usize..300,
+    ) {
+        reuse_keeps_every_answer(Fake::retaining, &prompts, kv)?;
     }
 
     /// The same on a sliding-window model, whose cache forgets: reuse only what it still holds.

@@ -12,6 +12,8 @@ pub const RUNNING: &str = "infer_running_sequences";
 pub const KV_USED: &str = "infer_kv_used_tokens";
 pub const KV_RESERVED: &str = "infer_kv_reserved_tokens";
 pub const KV_RETAINED: &str = "infer_kv_retained_tokens";
+pub const PREFIX_SAVED_TOKENS: &str = "infer_prefix_saved_tokens";
+pub const PREFIX_SAVED_BYTES: &str = "infer_prefix_saved_bytes";
 pub const PREFIX_REUSED: &str = "infer_prefix_reused_tokens";
 pub const PREFIX_REFUSED: &str = "infer_prefix_refused";
 pub const KV_CAPACITY: &str = "infer_kv_capacity_tokens";
@@ -30,6 +32,8 @@ pub struct Metrics {
     pub kv_used: Gauge,
     pub kv_reserved: Gauge,
     pub kv_retained: Gauge,
+    pub prefix_saved_tokens: Gauge,
+    pub prefix_saved_bytes: Gauge,
     pub prefix_reused: Gauge,
     pub prefix_refused: Gauge,
     pub kv_capacity: Gauge,
@@ -51,6 +55,8 @@ impl Metrics {
             kv_used: Gauge::default(),
             kv_reserved: Gauge::default(),
             kv_retained: Gauge::default(),
+            prefix_saved_tokens: Gauge::default(),
+            prefix_saved_bytes: Gauge::default(),
             prefix_reused: Gauge::default(),
             prefix_refused: Gauge::default(),
             kv_capacity: Gauge::default(),
@@ -69,9 +75,15 @@ impl Metrics {
             r.register(KV_RESERVED, "KV-cache tokens reserved by running sequences", m.kv_reserved.clone());
             r.register(
                 KV_RETAINED,
-                "KV-cache tokens of finished sequences kept for prefix reuse",
+                "KV-cache tokens of finished sequences kept in their slots for prefix reuse",
                 m.kv_retained.clone(),
             );
+            r.register(
+                PREFIX_SAVED_TOKENS,
+                "Tokens of finished sequences' caches saved in host memory for prefix reuse",
+                m.prefix_saved_tokens.clone(),
+            );
+            r.register(PREFIX_SAVED_BYTES, "Host memory those saved caches take", m.prefix_saved_bytes.clone());
             r.register(
                 PREFIX_REUSED,
                 "Prompt tokens taken from cached prefixes instead of prefilled, since start",

@@ -128,6 +128,8 @@ pub fn run<B: Backend>(mut engine: Engine<B>, jobs: Receiver<Work>, metrics: Arc
         metrics.kv_used.set(stats.kv_used_tokens as i64);
         metrics.kv_reserved.set(stats.kv_reserved_tokens as i64);
         metrics.kv_retained.set(stats.kv_retained_tokens as i64);
+        metrics.prefix_saved_tokens.set(stats.prefix_saved_tokens as i64);
+        metrics.prefix_saved_bytes.set(stats.prefix_saved_bytes as i64);
         metrics.prefix_reused.set(stats.reused_tokens as i64);
         metrics.prefix_refused.set(stats.reuse_refused as i64);
     }

@@ -23,6 +23,7 @@ struct FakeError;
 
 impl Backend for Fake {
     type Error = FakeError;
+    type Saved = usize;
 
     fn decode(&mut self, items: &[BatchItem<'_>]) -> Result<Vec<Vec<f32>>, FakeError> {
         if self.slow {
@@ -58,6 +59,16 @@ impl Backend for Fake {
 
     fn truncate(&mut self, slot: u32, len: usize) -> Result<(), FakeError> {
         self.positions.insert(slot, len);
+        Ok(())
+    }
+
+    fn save(&mut self, slot: u32) -> Result<Option<(usize, usize)>, FakeError> {
+        let n = self.positions.get(&slot).copied().unwrap_or(0);
+        Ok(Some((n, n)))
+    }
+
+    fn restore(&mut self, saved: &usize, slot: u32) -> Result<(), FakeError> {
+        self.positions.insert(slot, *saved);
         Ok(())
     }
 

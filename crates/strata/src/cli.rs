@@ -143,8 +143,13 @@ pub struct ServeArgs {
     /// model file; a model without one serves /v1/completions only).
     #[arg(long)]
     pub chat_template: Option<String>,
-    /// Tokens of finished requests' caches kept for prompts that start alike (default: an eighth
-    /// of --context, at most 2048; 0 turns prefix reuse off).
+    /// Host memory, in MiB, for finished requests' caches kept for prompts that start alike (a
+    /// system prompt, a chat's earlier turns); 0 keeps none there.
+    #[arg(long, default_value_t = 1024)]
+    pub prefix_save_mib: usize,
+    /// Tokens of finished requests' caches kept in the KV cache instead, for those that cannot be
+    /// saved whole (a sliding-window model's longer than its window; default: an eighth of
+    /// --context, at most 2048; 0 keeps none).
     #[arg(long)]
     pub prefix_cache_tokens: Option<usize>,
     /// The model's name in the API (default: the file's or registry's name).

@@ -64,6 +64,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(tokens) = args.prefix_cache_tokens {
         engine.set_prefix_cache_tokens(tokens);
     }
+    engine.set_prefix_save_bytes(args.prefix_save_mib.saturating_mul(1 << 20));
     let chat_template = chat_template(&model.path, args.chat_template.as_deref())?;
     let config = ServeConfig {
         listen: SocketAddr::new(args.host, args.port),

@@ -57,6 +57,30 @@ fn greedy(engine: &mut Engine<LlamaCpp>, prompt: &str, max_tokens: usize) -> Vec
     tokens
 }
 
+/// A finished sequence's cache is saved out of llama.cpp's KV cache (no cell held while idle)
+/// and restored into a later sequence that starts alike, which says what llama.cpp's reference
+/// says — after its first prompt's slot has been used by another sequence in between.
+#[test]
+fn a_tiny_llama_restores_a_saved_prefix_exactly() {
+    let (_dir, path) = tiny();
+    let config = LlamaConfig { threads: 1, slots: 2, context_tokens: 1024, batch_tokens: 8 };
+    let (backend, _) = LlamaCpp::load(&path, config).unwrap();
+    let mut engine = Engine::new(
+        backend,
+        BatcherConfig { kv_budget_tokens: 1024, max_running: 2, max_waiting: 8, step_token_budget: 8 },
+    );
+    let system = "You are a careful assistant who answers in one short line. ";
+    greedy(&mut engine, &format!("{system}What is rain?"), 6);
+    greedy(&mut engine, "Something else entirely, to take the slot.", 6);
+    let stats = engine.stats();
+    assert!(stats.prefix_saved_tokens > system.len() && stats.kv_retained_tokens == 0, "{stats:?}");
+    assert!(stats.prefix_saved_bytes > 0);
+    let prompt = format!("{system}What is snow?");
+    let reused = engine.stats().reused_tokens;
+    assert_eq!(greedy(&mut engine, &prompt, 12), reference_greedy(&path, &prompt, 12, 1).unwrap());
+    assert!(engine.stats().reused_tokens - reused >= system.len() as u64, "{:?}", engine.stats());
+}
+
 /// A sliding-window model's prefix reuse: Strata keeps llama.cpp's context default `swa_full`
 /// (the windowed layers' cache full-size), so a prefix far longer than the window is still whole
 /// and is reused, saying what llama.cpp's reference says. (A window-sized cache would have
@@ -83,6 +107,8 @@ fn a_tiny_gemma3_reuses_a_prefix_longer_than_its_window() {
         assert!(engine.stats().reused_tokens - reused >= shared, "{shared}: {:?}", engine.stats());
     }
     assert_eq!(engine.stats().reuse_refused, 0, "the windowed layers' cache is full-size");
+    // Longer than its 8-token window, no sequence here could be saved whole: kept in slots.
+    assert_eq!(engine.stats().prefix_saved_tokens, 0);
 }
 
 fn decodes_in_batches_exactly_as_llama_cpp_does(arch: TinyArch) {
