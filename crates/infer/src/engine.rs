@@ -341,8 +341,8 @@ impl<B: Backend> Engine<B> {
         }
     }
 
-    /// Evicts retained prefixes while they alone keep the head of the queue from being admitted
-    /// (cache room or a slot), sparing the one the head could reuse until last.
+    /// Evicts retained prefixes, least recently used first, while they alone keep the head of
+    /// the queue from being admitted (cache room or a slot).
     fn make_room(&mut self) {
         while !self.retained.is_empty() && self.batcher.head_fits_without_retained() {
             let budget = self.batcher.config().kv_budget_tokens;
@@ -371,7 +371,7 @@ impl<B: Backend> Engine<B> {
             refused.set(refused.get() + u64::from(!whole));
             whole
         };
-        let retained = self.retained.best(prompt, |slot, n| holds(*slot, n));
+        let retained = self.retained.best(prompt, |e, n| holds(e.state, n));
         let running = self
             .active
             .iter()
@@ -382,7 +382,10 @@ impl<B: Backend> Engine<B> {
             })
             .filter(|&(slot, n)| n >= prefix::MIN_REUSE && holds(slot, n))
             .max_by_key(|&(slot, n)| (n, std::cmp::Reverse(slot)));
-        let saved = self.saved.best(prompt, |_, _| true);
+        // A copy is restored whole before it is cut, so it needs that many free cells now.
+        let budget = self.batcher.config().kv_budget_tokens;
+        let room = budget.saturating_sub(self.batcher.kv_used() + self.retained.tokens());
+        let saved = self.saved.best(prompt, |e, _| e.tokens.len() <= room);
         self.reuse_refused += refused.get();
         let (c, v) = (running.map_or(0, |(_, n)| n), saved.map_or(0, |(_, n)| n));
         let (slot, reused) = match (retained, running, saved) {
@@ -421,12 +424,10 @@ impl<B: Backend> Engine<B> {
         let restored = self.backend.restore(&entry.state, slot).and_then(|()| self.backend.truncate(slot, n));
         match restored {
             Ok(()) if self.backend.holds_prefix(slot, n) => n,
-            failed => {
-                // Not fatal (llama.cpp may find no room for the entries): the sequence prefills
-                // its whole prompt instead, and a copy that would not restore goes.
-                if failed.is_err() {
-                    self.saved.take(index);
-                }
+            _ => {
+                // Not fatal: the sequence prefills its whole prompt instead. The copy goes — it
+                // would fail or fall short the same way again.
+                self.saved.take(index);
                 self.reuse_refused += 1;
                 self.backend.release(slot);
                 0
@@ -462,7 +463,8 @@ impl<B: Backend> Engine<B> {
                 let freed = if !keep || tokens.len() < prefix::MIN_REUSE {
                     vec![slot]
                 } else if let Some((state, bytes)) = self.save(slot) {
-                    // Evicted copies are just dropped: they hold no slot.
+                    // Evicted copies are just dropped: they hold no slot. (`save` made none
+                    // larger than the cap.)
                     drop(self.saved.insert(tokens, state, bytes, self.saved_cap));
                     vec![slot]
                 } else {
@@ -478,13 +480,17 @@ impl<B: Backend> Engine<B> {
         self.batcher.set_retained(self.retained.tokens());
     }
 
-    /// The backend's whole copy of `slot`, when saving is on and it can make one (a failure is
-    /// no worse than a copy it cannot make: the cache is retained instead).
+    /// The backend's whole copy of `slot`, when saving is on and it can make one that fits the
+    /// cap (a failure is no worse than a copy it cannot make: the cache is retained instead).
     fn save(&mut self, slot: u32) -> Option<(B::Saved, usize)> {
         if self.saved_cap == 0 {
             return None;
         }
-        self.backend.save(slot).ok().flatten()
+        self.backend
+            .save(slot)
+            .ok()
+            .flatten()
+            .filter(|(_, bytes)| PrefixCache::<B::Saved>::fits(*bytes, self.saved_cap))
     }
 }
 

@@ -55,13 +55,18 @@ pub fn reusable(prompt: &[u32], cached: &[u32]) -> usize {
 }
 
 impl<S> PrefixCache<S> {
+    /// Whether an entry of `size` fits under `cap` at all.
+    pub fn fits(size: usize, cap: usize) -> bool {
+        size <= cap
+    }
+
     /// Keeps `state`, the entries of `tokens`, evicting least recently used entries so that all
     /// of them total at most `cap` in size; entries it extends go too (it serves every prompt
     /// they would). Returns the states let go — the evicted ones, or `state` itself when it
     /// alone exceeds the cap — for the caller to free.
     pub fn insert(&mut self, tokens: Vec<u32>, state: S, size: usize, cap: usize) -> Vec<S> {
         self.clock += 1;
-        if tokens.is_empty() || size > cap {
+        if tokens.is_empty() || !Self::fits(size, cap) {
             return vec![state];
         }
         let (extended, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.entries)
@@ -80,13 +85,13 @@ impl<S> PrefixCache<S> {
     }
 
     /// The entry sharing the longest reusable prefix with `prompt` (at least `MIN_REUSE`) that
-    /// `usable(state, length)` accepts, and that length; the most recently used wins a tie.
-    pub fn best(&self, prompt: &[u32], usable: impl Fn(&S, usize) -> bool) -> Option<(usize, usize)> {
+    /// `usable(entry, length)` accepts, and that length; the most recently used wins a tie.
+    pub fn best(&self, prompt: &[u32], usable: impl Fn(&Kept<S>, usize) -> bool) -> Option<(usize, usize)> {
         self.entries
             .iter()
             .enumerate()
             .map(|(i, e)| (i, reusable(prompt, &e.tokens), e.last_used))
-            .filter(|&(i, n, _)| n >= MIN_REUSE && usable(&self.entries[i].state, n))
+            .filter(|&(i, n, _)| n >= MIN_REUSE && usable(&self.entries[i], n))
             .max_by_key(|&(_, n, used)| (n, used))
             .map(|(i, n, _)| (i, n))
     }
@@ -146,9 +151,9 @@ mod tests {
         insert(&mut c, 0, vec![1, 2, 3, 4, 5, 6], 100);
         insert(&mut c, 1, vec![1, 2, 3, 4, 5, 7, 8, 9, 9], 100);
         insert(&mut c, 2, vec![9, 9, 9, 9, 9], 100);
-        let any = |_: &u32, _| true;
+        let any = |_: &Kept<u32>, _| true;
         assert_eq!(c.best(&[1, 2, 3, 4, 5, 7, 8, 9, 0], any), Some((1, 8)));
-        assert_eq!(c.best(&[1, 2, 3, 4, 5, 7, 8, 9, 0], |slot, _| *slot != 1), Some((0, 5)), "slot 1 refused");
+        assert_eq!(c.best(&[1, 2, 3, 4, 5, 7, 8, 9, 0], |e, _| e.state != 1), Some((0, 5)), "slot 1 refused");
         // The whole prompt is cached: all but its last token are reused.
         assert_eq!(c.best(&[9, 9, 9, 9, 9], any), Some((2, 4)));
         assert_eq!(c.best(&[1, 2, 3], any), None, "too short to be worth it");

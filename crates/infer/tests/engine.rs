@@ -26,11 +26,21 @@ struct Fake {
     forgotten: HashMap<u32, usize>,
     /// Whether `save` copies a slot out (else finished caches stay in their slots).
     saving: bool,
+    /// Whether `restore` fails (as llama.cpp's may when it finds no cells for the copy).
+    failing_restore: bool,
 }
 
 impl Default for Fake {
     fn default() -> Self {
-        Self { cache: HashMap::new(), calls: 0, computed: 0, window: None, forgotten: HashMap::new(), saving: true }
+        Self {
+            cache: HashMap::new(),
+            calls: 0,
+            computed: 0,
+            window: None,
+            forgotten: HashMap::new(),
+            saving: true,
+            failing_restore: false,
+        }
     }
 }
 
@@ -124,6 +134,9 @@ impl Backend for Fake {
     fn restore(&mut self, saved: &Vec<u32>, slot: u32) -> Result<(), FakeError> {
         if self.cache.get(&slot).is_some_and(|c| !c.is_empty()) {
             return Err(FakeError(format!("restore into slot {slot}, which is not empty")));
+        }
+        if self.failing_restore {
+            return Err(FakeError("no room for the copy".into()));
         }
         self.cache.insert(slot, saved.clone());
         self.forgotten.remove(&slot);
@@ -251,6 +264,21 @@ fn a_prompt_that_starts_like_a_finished_one_reuses_its_cache_and_says_the_same()
     let reused = engine.stats().reused_tokens as usize;
     assert!(reused >= system.len(), "the system prompt came from the cache ({reused} tokens)");
     assert!(computed <= b.len() - system.len() + 8, "only the new part was prefilled ({computed} tokens)");
+}
+
+#[test]
+fn a_copy_that_cannot_be_restored_is_prefilled_instead_and_dropped() {
+    let system = "You are a helpful assistant. Answer briefly and politely. ";
+    let (a, b) = (format!("{system}What is two plus two?"), format!("{system}Name a colour."));
+    let mut engine = Engine::new(Fake { failing_restore: true, ..Fake::default() }, config(400, 16));
+    let first = engine.submit(request(&a, 8, 0.0, 0)).unwrap();
+    drain(&mut engine).remove(&first).unwrap();
+    let saved = engine.stats().prefix_saved_tokens;
+    let second = engine.submit(request(&b, 8, 0.0, 0)).unwrap();
+    assert_eq!(drain(&mut engine).remove(&second).unwrap(), alone(&b, 8, 0.0, 0, 16));
+    let s = engine.stats();
+    assert_eq!((s.reused_tokens, s.reuse_refused), (0, 1));
+    assert!(s.prefix_saved_tokens < saved + b.len(), "the first copy is gone, the second saved: {s:?}");
 }
 
 #[test]
