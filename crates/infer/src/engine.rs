@@ -121,7 +121,7 @@ pub struct Stats {
     /// Prompt tokens not prefilled because a cached prefix held them, since start.
     pub reused_tokens: u64,
     /// Cached prefixes passed over because the backend no longer held them whole (a
-    /// sliding-window model's cache forgets), since start.
+    /// sliding-window model's cache forgets) or could not restore them, since start.
     pub reuse_refused: u64,
 }
 
@@ -459,7 +459,8 @@ impl<B: Backend> Engine<B> {
         self.batcher.finish(seq);
         if let Some(a) = self.active.remove(&seq) {
             if let Some(slot) = a.slot {
-                let tokens = a.tokens[..cached.min(a.tokens.len())].to_vec();
+                let mut tokens = a.tokens;
+                tokens.truncate(cached);
                 let freed = if !keep || tokens.len() < prefix::MIN_REUSE {
                     vec![slot]
                 } else if let Some((state, bytes)) = self.save(slot) {
@@ -486,11 +487,7 @@ impl<B: Backend> Engine<B> {
         if self.saved_cap == 0 {
             return None;
         }
-        self.backend
-            .save(slot)
-            .ok()
-            .flatten()
-            .filter(|(_, bytes)| PrefixCache::<B::Saved>::fits(*bytes, self.saved_cap))
+        self.backend.save(slot).ok().flatten().filter(|(_, bytes)| *bytes <= self.saved_cap)
     }
 }
 

@@ -55,18 +55,13 @@ pub fn reusable(prompt: &[u32], cached: &[u32]) -> usize {
 }
 
 impl<S> PrefixCache<S> {
-    /// Whether an entry of `size` fits under `cap` at all.
-    pub fn fits(size: usize, cap: usize) -> bool {
-        size <= cap
-    }
-
     /// Keeps `state`, the entries of `tokens`, evicting least recently used entries so that all
     /// of them total at most `cap` in size; entries it extends go too (it serves every prompt
     /// they would). Returns the states let go — the evicted ones, or `state` itself when it
     /// alone exceeds the cap — for the caller to free.
     pub fn insert(&mut self, tokens: Vec<u32>, state: S, size: usize, cap: usize) -> Vec<S> {
         self.clock += 1;
-        if tokens.is_empty() || !Self::fits(size, cap) {
+        if tokens.is_empty() || size > cap {
             return vec![state];
         }
         let (extended, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.entries)

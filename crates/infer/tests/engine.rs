@@ -192,6 +192,17 @@ fn request(prompt: &str, max_tokens: usize, temperature: f32, seed: u64) -> Requ
     }
 }
 
+/// Adds a step's events to each sequence's text and finish reason.
+fn record(events: Vec<Event>, out: &mut HashMap<u64, (String, Option<FinishReason>)>) {
+    for event in events {
+        match event {
+            Event::Text { seq, text } => out.entry(seq).or_default().0 += &text,
+            Event::Finished { seq, reason, .. } => out.entry(seq).or_default().1 = Some(reason),
+            Event::Logprob { .. } => {}
+        }
+    }
+}
+
 /// Runs the engine until idle; returns each sequence's text and finish reason, by id.
 fn drain(engine: &mut Engine<Fake>) -> HashMap<u64, (String, Option<FinishReason>)> {
     let mut out: HashMap<u64, (String, Option<FinishReason>)> = HashMap::new();
@@ -199,13 +210,7 @@ fn drain(engine: &mut Engine<Fake>) -> HashMap<u64, (String, Option<FinishReason
     while !engine.is_idle() {
         steps += 1;
         assert!(steps < 10_000, "the engine does not make progress");
-        for event in engine.step().unwrap() {
-            match event {
-                Event::Text { seq, text } => out.entry(seq).or_default().0 += &text,
-                Event::Finished { seq, reason, .. } => out.entry(seq).or_default().1 = Some(reason),
-                Event::Logprob { .. } => {}
-            }
-        }
+        record(engine.step().unwrap(), &mut out);
         let stats = engine.stats();
         assert!(stats.kv_reserved_tokens <= engine.config().kv_budget_tokens);
         assert!(stats.kv_used_tokens <= stats.kv_reserved_tokens);
@@ -508,15 +513,10 @@ fn reuse_keeps_every_answer(
     engine.set_prefix_cache_tokens(kv / 2);
     let mut out: HashMap<u64, (String, Option<FinishReason>)> = HashMap::new();
     let collect = |engine: &mut Engine<Fake>, out: &mut HashMap<u64, (String, Option<FinishReason>)>| {
-        for event in engine.step().unwrap() {
-            match event {
-                Event::Text { seq, text } => out.entry(seq).or_default().0 += &text,
-                Event::Finished { seq, reason, .. } => out.entry(seq).or_default().1 = Some(reason),
-                Event::Logprob { .. } => {}
-            }
-        }
+        record(engine.step().unwrap(), out);
         let s = engine.stats();
-        s.kv_reserved_tokens + s.kv_retained_tokens <= kv
+        let held: usize = engine.backend().cache.values().map(Vec::len).sum();
+        s.kv_reserved_tokens + s.kv_retained_tokens <= kv && held <= kv
     };
     let mut ids = Vec::new();
     for (text, max_new, cancel) in prompts {
