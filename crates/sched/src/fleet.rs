@@ -10,6 +10,9 @@ use strata_domain::{GpuRequest, NodeId, ReplicaResources};
 /// Milli-GPUs in one whole device.
 pub(crate) const WHOLE: u32 = 1000;
 
+/// Devices per node up to which [`Node::capacity`] counts on the stack (nodes have 8 or fewer).
+const COUNTED_DEVICES: usize = 16;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Dev {
     pub index: u32,
@@ -35,6 +38,11 @@ pub(crate) struct Fleet<'a> {
     pub nodes: Vec<Node<'a>>,
     /// Every chip model in the fleet, sorted by name; a model's id is its position.
     pub models: Vec<&'a str>,
+    /// Positions of the nodes whose free capacity changed since [`Fleet::take_changed`] was last
+    /// called, in order, repeats included. Every mutation goes through a `Fleet` method that logs
+    /// here, so whatever keeps state about nodes (an index, cached scores) has one place to learn
+    /// what to refresh — gangs, undone gangs, stopped and restarted victims alike.
+    changed: Vec<usize>,
 }
 
 /// The GPU part of one replica's request, normalised (a zero request is no request).
@@ -120,7 +128,7 @@ impl<'a> Fleet<'a> {
             })
             .collect();
         nodes.sort_by_key(|n| n.view.id);
-        Fleet { nodes, models }
+        Fleet { nodes, models, changed: Vec::new() }
     }
 
     /// The position of a node in `nodes`, if it is schedulable this cycle.
@@ -139,6 +147,7 @@ impl<'a> Fleet<'a> {
     pub fn release(&mut self, held: &HeldReplica) {
         if let Some(i) = self.position(held.node) {
             self.nodes[i].adjust(held, true);
+            self.changed.push(i);
         }
     }
 
@@ -151,7 +160,26 @@ impl<'a> Fleet<'a> {
             return false;
         }
         node.adjust(held, false);
+        self.changed.push(i);
         true
+    }
+
+    /// Takes what a fit chose on node `pos`. The caller got `choice` from [`Node::fit`] on this
+    /// same state.
+    pub fn apply(&mut self, pos: usize, needs: &Needs, choice: Choice) -> Taken {
+        self.changed.push(pos);
+        self.nodes[pos].apply(needs, choice)
+    }
+
+    /// Gives back what [`Fleet::apply`] took on node `pos`.
+    pub fn undo(&mut self, pos: usize, needs: &Needs, taken: &Taken) {
+        self.changed.push(pos);
+        self.nodes[pos].undo(needs, taken);
+    }
+
+    /// The nodes changed since the last call (see `changed`), and forgets them.
+    pub fn take_changed(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.changed)
     }
 
     pub fn needs<'r>(&self, res: &'r ReplicaResources) -> Needs<'r> {
@@ -256,8 +284,8 @@ impl Node<'_> {
         Some(Fit { choice, score })
     }
 
-    /// Takes what a fit chose. The caller got `choice` from [`Node::fit`] on this same state.
-    pub fn apply(&mut self, needs: &Needs, choice: Choice) -> Taken {
+    /// Takes what a fit chose. Private: the fleet logs the change ([`Fleet::apply`]).
+    fn apply(&mut self, needs: &Needs, choice: Choice) -> Taken {
         self.cpu = self.cpu.saturating_sub(needs.cpu);
         self.mem = self.mem.saturating_sub(needs.mem);
         match (choice, needs.gpu) {
@@ -286,7 +314,7 @@ impl Node<'_> {
     }
 
     /// Gives back what [`Node::apply`] took.
-    pub fn undo(&mut self, needs: &Needs, taken: &Taken) {
+    fn undo(&mut self, needs: &Needs, taken: &Taken) {
         self.cpu += needs.cpu;
         self.mem += needs.mem;
         for &(pos, milli) in taken {
@@ -296,10 +324,80 @@ impl Node<'_> {
         }
     }
 
-    /// How many replicas (up to `max`) fit here at once, and the node's score after placing them.
-    /// Simulates on a copy only when more than one replica could fit, so single-replica jobs
-    /// never allocate per node.
+    /// How many replicas (up to `max`) fit here at once, and the node's score for the last of
+    /// them — what placing them one by one with [`Node::fit`] and [`Node::apply`] would give. A
+    /// gang asks this of every node, so it counts on the few numbers that change (free CPU,
+    /// memory, and each device's or model's free amount, on the stack) rather than on a copy of
+    /// the node.
     pub fn capacity(&self, needs: &Needs, max: u32) -> Option<(u32, Score)> {
+        let first = self.fit(needs)?;
+        if max <= 1 {
+            return Some((1, first.score));
+        }
+        if self.gpus.len() > COUNTED_DEVICES {
+            return self.capacity_by_copy(needs, max);
+        }
+        let room = |free: u64, need: u64| free.checked_div(need).unwrap_or(u64::from(max));
+        // At least 1: the first replica fits.
+        let host = room(self.cpu, needs.cpu).min(room(self.mem, needs.mem)).min(u64::from(max)) as u32;
+        // (replicas, preference rank and device left for the last one, milli-GPU each takes)
+        let (count, pref, dev_after, each) = match needs.gpu {
+            Gpu::None => (host, 0, 0, 0),
+            Gpu::Share(m) => {
+                let mut free = [0u32; COUNTED_DEVICES];
+                for (f, d) in free.iter_mut().zip(&self.gpus) {
+                    *f = d.free;
+                }
+                let (mut count, mut last) = (0, (0, 0));
+                while count < host {
+                    // The tightest allowed device that still fits, as `fit_gpu` takes it.
+                    let Some(pos) = (0..self.gpus.len())
+                        .filter(|&p| needs.allowed[self.gpus[p].model] && free[p] >= m)
+                        .min_by_key(|&p| (needs.pref[self.gpus[p].model], free[p]))
+                    else {
+                        break;
+                    };
+                    last = (needs.pref[self.gpus[pos].model], free[pos] - m);
+                    free[pos] -= m;
+                    count += 1;
+                }
+                (count, last.0, last.1, u64::from(m))
+            }
+            Gpu::Whole(n) => {
+                // Fully free devices per model of `self.models`.
+                let mut whole = [0u32; COUNTED_DEVICES];
+                for (w, &model) in whole.iter_mut().zip(&self.models) {
+                    *w = self.whole_free(model);
+                }
+                let (mut count, mut pref) = (0, 0);
+                while count < host {
+                    let Some(i) = (0..self.models.len())
+                        .filter(|&i| needs.allowed[self.models[i]] && whole[i] >= n)
+                        .min_by_key(|&i| (needs.pref[self.models[i]], whole[i]))
+                    else {
+                        break;
+                    };
+                    pref = needs.pref[self.models[i]];
+                    whole[i] -= n;
+                    count += 1;
+                }
+                (count, pref, 0, u64::from(n) * u64::from(WHOLE))
+            }
+        };
+        let k = u64::from(count);
+        let score = Score {
+            pref,
+            dev_after,
+            gpu_after: self.allowed_free(needs).saturating_sub(k * each),
+            cpu_after: self.cpu - k * needs.cpu,
+            mem_after: self.mem - k * needs.mem,
+        };
+        Some((count, score))
+    }
+
+    /// [`Node::capacity`] by placing replicas on a copy of the node, one by one: for nodes with
+    /// more devices than it counts on the stack, and the reference it is tested against.
+    fn capacity_by_copy(&self, needs: &Needs, max: u32) -> Option<(u32, Score)> {
         let first = self.fit(needs)?;
         if max <= 1 {
             return Some((1, first.score));
@@ -318,5 +416,31 @@ impl Node<'_> {
             }
         }
         Some((count, score))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{arb_fleet, arb_request, arb_roomy_fleet};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Counting on the stack gives what placing replicas on a copy gives: the count and the
+        /// score of the last replica, for every node, request and gang size.
+        #[test]
+        fn capacity_counts_what_placing_one_by_one_places(
+            views in prop_oneof![arb_fleet(), arb_roomy_fleet()],
+            requests in prop::collection::vec(arb_request(), 1..8),
+            max in 1u32..10,
+        ) {
+            let fleet = Fleet::new(&views);
+            for res in &requests {
+                let needs = fleet.needs(res);
+                for node in &fleet.nodes {
+                    prop_assert_eq!(node.capacity(&needs, max), node.capacity_by_copy(&needs, max), "{:?}", res);
+                }
+            }
+        }
     }
 }

@@ -102,11 +102,7 @@ impl FitIndex {
         if prefs.any(|p| Some(p) != first) {
             return None;
         }
-        let scope = match self.scopes.iter().position(|s| s.models == needs.allowed) {
-            Some(i) => i,
-            None if self.scopes.len() < MAX_SCOPES => self.add_scope(fleet, needs.allowed.clone()),
-            None => return None,
-        };
+        let scope = self.scope_for(fleet, needs)?;
         let tables = &self.scopes[scope];
         let found = match needs.gpu {
             Gpu::None => first_fit(&tables.whole, 0..=self.max_devices, needs),
@@ -114,6 +110,37 @@ impl FitIndex {
             Gpu::Share(m) => first_fit_ordered(&tables.share, m, needs),
         };
         Some(found.and_then(|pos| fleet.nodes[pos].fit(needs).map(|fit| (pos, fit.choice))))
+    }
+}
+
+impl FitIndex {
+    /// The nodes, by position ascending, whose devices could hold one replica of this request:
+    /// every node where [`Node::fit`] could succeed is among them (CPU, memory and the rest are
+    /// for the caller to check). `None` if the index cannot tell (the caller scans every node).
+    /// For gangs, which look at every node that fits: on a busy fleet most do not.
+    pub fn candidates(&mut self, fleet: &Fleet, needs: &Needs) -> Option<Vec<usize>> {
+        if needs.gpu == Gpu::None {
+            return None;
+        }
+        let scope = self.scope_for(fleet, needs)?;
+        let tables = &self.scopes[scope];
+        let mut found: Vec<usize> = match needs.gpu {
+            Gpu::Whole(n) => tables.whole.range((n, 0)..).flat_map(|(_, set)| set.iter().map(|e| e.2)).collect(),
+            Gpu::Share(m) => tables.share.range((m, 0)..).flat_map(|(_, set)| set.iter().map(|e| e.2)).collect(),
+            Gpu::None => return None,
+        };
+        found.sort_unstable();
+        found.dedup();
+        Some(found)
+    }
+
+    /// The scope counting exactly the models this request allows, made on first use.
+    fn scope_for(&mut self, fleet: &Fleet, needs: &Needs) -> Option<usize> {
+        match self.scopes.iter().position(|s| s.models == needs.allowed) {
+            Some(i) => Some(i),
+            None if self.scopes.len() < MAX_SCOPES => Some(self.add_scope(fleet, needs.allowed.clone())),
+            None => None,
+        }
     }
 }
 
@@ -218,7 +245,8 @@ mod tests {
 
     proptest! {
         /// Placing a sequence of replicas with the index, refreshing each changed node, picks the
-        /// same node and devices as ranking every node, every time.
+        /// same node and devices as ranking every node, every time; and every node a replica
+        /// fits on is among the index's candidates.
         #[test]
         fn the_index_picks_what_the_full_scan_picks(views in arb_fleet(), requests in prop::collection::vec(arb_request(), 1..30)) {
             let mut fleet = Fleet::new(&views);
@@ -229,8 +257,15 @@ mod tests {
                 if let Some(indexed) = index.best(&fleet, &needs) {
                     prop_assert_eq!(indexed, scanned, "request {:?}", res);
                 }
+                if let Some(cands) = index.candidates(&fleet, &needs) {
+                    for (pos, node) in fleet.nodes.iter().enumerate() {
+                        if node.fit(&needs).is_some() {
+                            prop_assert!(cands.binary_search(&pos).is_ok(), "node {} fits {:?} but is no candidate", pos, res);
+                        }
+                    }
+                }
                 if let Some((pos, choice)) = scanned {
-                    fleet.nodes[pos].apply(&needs, choice);
+                    fleet.apply(pos, &needs, choice);
                     index.refresh(&fleet, pos);
                 }
             }

@@ -46,7 +46,7 @@ pub use model::{
     Decisions, GpuAssignment, GpuSlot, HeldReplica, NodeView, PendingJob, Placement, Preemption, ReplicaPlacement,
     RunningJob, SchedInput, TenantLimits, Waiting,
 };
-pub use place::schedule;
+pub use place::{schedule, schedule_by_scan};
 pub use placer::Placer;
 pub use policy::Policy;
 pub use rng::Rng;

@@ -25,6 +25,19 @@ use strata_domain::GpuMillis;
 /// Decides, for every pending job, where it runs now or why it waits, and which running jobs
 /// to stop to make room.
 pub fn schedule(input: &SchedInput) -> Decisions {
+    // Best fit for single replicas through an index kept current from the fleet's change log,
+    // instead of a scan of every node per job.
+    schedule_with(input, Chooser::live())
+}
+
+/// [`schedule`] with every single replica placed by a scan of every node instead of the index:
+/// the reference the index is tested against (the decisions must be identical).
+#[doc(hidden)]
+pub fn schedule_by_scan(input: &SchedInput) -> Decisions {
+    schedule_with(input, Chooser::classic())
+}
+
+fn schedule_with(input: &SchedInput, mut best_fit: Chooser) -> Decisions {
     let mut fleet = Fleet::new(&input.nodes);
     let mut quotas = Quotas::new(&input.tenants);
     let mut order = FairOrder::new(input);
@@ -51,7 +64,7 @@ pub fn schedule(input: &SchedInput) -> Decisions {
         // Whether a failure is down to the job's shape and the fleet alone, so that the same shape
         // would fail alike (not so after victims were found).
         let mut by_shape = true;
-        let placed = match place_job(&mut fleet, &quotas, job, &needs, &mut capacity_reasons) {
+        let placed = match place_job(&mut fleet, &mut best_fit, &quotas, job, &needs, &mut capacity_reasons) {
             Ok(replicas) => Ok(replicas),
             Err(Refusal::Quota(reason)) => Err(reason),
             Err(Refusal::Capacity(reason)) => {
@@ -59,7 +72,7 @@ pub fn schedule(input: &SchedInput) -> Decisions {
                 match plan.as_ref() {
                     Some(_) => {
                         by_shape = false;
-                        place_gang(&mut fleet, &needs, job.replicas).map_err(|_| reason)
+                        place_gang(&mut fleet, &needs, job.replicas, &mut best_fit).map_err(|_| reason)
                     }
                     None => Err(reason),
                 }
@@ -118,7 +131,7 @@ pub fn schedule(input: &SchedInput) -> Decisions {
                     None if !victims.is_empty() => {
                         reservation = Reservation::plan(&fleet, victims.still_running().collect(), job, |f| {
                             let needs = f.needs(&job.resources);
-                            place_gang(f, &needs, job.replicas).is_ok()
+                            place_gang(f, &needs, job.replicas, &mut Chooser::classic()).is_ok()
                         });
                         match &reservation {
                             Some(r) => format!(
@@ -155,6 +168,7 @@ enum Refusal {
 
 fn place_job<'j>(
     fleet: &mut Fleet,
+    best_fit: &mut Chooser,
     quotas: &Quotas,
     job: &'j PendingJob,
     needs: &Needs,
@@ -165,7 +179,7 @@ fn place_job<'j>(
     }
     // Quota first: if the tenant may not run it, free capacity is beside the point.
     quotas.check(job.tenant, &Demand::of(job)).map_err(Refusal::Quota)?;
-    place_gang(fleet, needs, job.replicas).map_err(|fits_now| {
+    place_gang(fleet, needs, job.replicas, best_fit).map_err(|fits_now| {
         let known = reasons.iter().find(|(j, _)| j.replicas == job.replicas && j.resources == job.resources);
         let reason = match known {
             Some((_, r)) => r.clone(),
@@ -190,7 +204,7 @@ fn make_room(fleet: &mut Fleet, victims: &mut Victims, job: &PendingJob, needs: 
             return Chooser::classic().choose(f, needs).is_some();
         }
         let mut scratch = f.clone();
-        place_gang(&mut scratch, needs, job.replicas).is_ok()
+        place_gang(&mut scratch, needs, job.replicas, &mut Chooser::classic()).is_ok()
     })?;
     victims.stop(fleet, &plan);
     Some(plan)
@@ -242,21 +256,31 @@ struct Eval {
 }
 
 /// Places all `r` replicas or none. `Err` carries how many replicas would fit now (for the reason).
-fn place_gang(fleet: &mut Fleet, needs: &Needs, r: u32) -> Result<Vec<ReplicaPlacement>, u64> {
+/// A single replica goes where `chooser` says; `chooser` must have been made for this `fleet`
+/// (or keep no state: [`Chooser::classic`]).
+pub(crate) fn place_gang(
+    fleet: &mut Fleet,
+    needs: &Needs,
+    r: u32,
+    chooser: &mut Chooser,
+) -> Result<Vec<ReplicaPlacement>, u64> {
     if r == 1 {
         // The common case: the same single-replica choice the simulator's `Placer` makes, with
         // the control plane's best-fit policy; no simulation or allocation per node.
-        let (i, choice) = Chooser::classic().choose(fleet, needs).ok_or(0u64)?;
-        let taken = fleet.nodes[i].apply(needs, choice);
+        chooser.sync(fleet);
+        let (i, choice) = chooser.choose(fleet, needs).ok_or(0u64)?;
+        let taken = fleet.apply(i, needs, choice);
         return Ok(vec![replica(fleet, i, &taken)]);
     }
 
-    let evals: Vec<Eval> = fleet
-        .nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(node, n)| n.capacity(needs, r).map(|(count, score)| Eval { node, count, score }))
-        .collect();
+    // Every node that fits one replica; the chooser's index, where it has one, skips those whose
+    // devices cannot (most of a busy fleet).
+    chooser.sync(fleet);
+    let eval = |node: usize| fleet.nodes[node].capacity(needs, r).map(|(count, score)| Eval { node, count, score });
+    let evals: Vec<Eval> = match chooser.candidates(fleet, needs) {
+        Some(nodes) => nodes.into_iter().filter_map(eval).collect(),
+        None => (0..fleet.nodes.len()).filter_map(eval).collect(),
+    };
     let total: u64 = evals.iter().map(|e| u64::from(e.count)).sum();
     if total < u64::from(r) {
         return Err(total);
@@ -334,10 +358,10 @@ fn commit(fleet: &mut Fleet, needs: &Needs, plan: &Plan) -> Option<Vec<ReplicaPl
     for &(node, k) in plan {
         for _ in 0..k {
             match fleet.nodes[node].fit(needs) {
-                Some(fit) => done.push((node, fleet.nodes[node].apply(needs, fit.choice))),
+                Some(fit) => done.push((node, fleet.apply(node, needs, fit.choice))),
                 None => {
                     for (n, taken) in done.iter().rev() {
-                        fleet.nodes[*n].undo(needs, taken);
+                        fleet.undo(*n, needs, taken);
                     }
                     return None;
                 }

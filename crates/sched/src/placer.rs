@@ -7,7 +7,7 @@
 use crate::fleet::Fleet;
 use crate::mix::TaskMix;
 use crate::model::{NodeView, ReplicaPlacement};
-use crate::place::replica;
+use crate::place::{place_gang, replica};
 use crate::policy::{Chooser, Policy};
 use std::collections::BTreeMap;
 use strata_domain::{NodeId, ReplicaResources};
@@ -36,7 +36,7 @@ impl<'a> Placer<'a> {
     pub fn place(&mut self, res: &ReplicaResources) -> Option<ReplicaPlacement> {
         let needs = self.fleet.needs(res);
         let (node, choice) = self.chooser.choose(&self.fleet, &needs)?;
-        let taken = self.fleet.nodes[node].apply(&needs, choice);
+        let taken = self.fleet.apply(node, &needs, choice);
         Some(self.settle(node, &taken))
     }
 
@@ -46,7 +46,7 @@ impl<'a> Placer<'a> {
         let &i = self.by_id.get(&node)?;
         let needs = self.fleet.needs(res);
         let cand = self.chooser.evaluate(&self.fleet, &needs, i)?;
-        let taken = self.fleet.nodes[i].apply(&needs, cand.choice);
+        let taken = self.fleet.apply(i, &needs, cand.choice);
         Some(self.settle(i, &taken))
     }
 
@@ -56,10 +56,25 @@ impl<'a> Placer<'a> {
         self.chooser.best_set(&self.fleet, &needs).into_iter().map(|i| self.fleet.nodes[i].view.id).collect()
     }
 
+    /// Places all `replicas` of a gang or none, as the control plane's cycle does: one node if
+    /// any can hold them all, else one rack, else anywhere, on as few nodes as possible. A gang
+    /// of one is [`Placer::place`].
+    pub fn place_gang(&mut self, res: &ReplicaResources, replicas: u32) -> Option<Vec<ReplicaPlacement>> {
+        if replicas <= 1 {
+            return self.place(res).map(|r| vec![r]);
+        }
+        let needs = self.fleet.needs(res);
+        let placed = place_gang(&mut self.fleet, &needs, replicas, &mut self.chooser).ok();
+        self.chooser.sync(&mut self.fleet);
+        let used: u64 = placed.iter().flatten().flat_map(|r| &r.gpus).map(|g| u64::from(g.milli.0)).sum();
+        self.free_milli = self.free_milli.saturating_sub(used);
+        placed
+    }
+
     fn settle(&mut self, node: usize, taken: &[(usize, u32)]) -> ReplicaPlacement {
         let used: u64 = taken.iter().map(|&(_, m)| u64::from(m)).sum();
         self.free_milli = self.free_milli.saturating_sub(used);
-        self.chooser.touched(&self.fleet, node);
+        self.chooser.sync(&mut self.fleet);
         replica(&self.fleet, node, &taken.to_vec())
     }
 

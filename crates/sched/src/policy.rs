@@ -94,8 +94,12 @@ pub(crate) struct Chooser {
     rank: Vec<usize>,
     /// Strata's extra costs; `None` for the other policies.
     costs: Option<Costs>,
-    /// Best fit without a scan, for `classic` in a [`crate::Placer`], which reports every change.
+    /// Best fit without a scan, for `classic` in a [`crate::Placer`] and in the control plane's
+    /// cycle, which report every change ([`Chooser::sync`]).
     index: Option<FitIndex>,
+    /// Whether to build `index` on the first choice (the control plane's cycle: a cycle with
+    /// nothing to place pays nothing for it).
+    index_on_demand: bool,
     /// Scores kept between placements, for the scoring policies in a [`crate::Placer`].
     scores: Option<ScoreCache>,
 }
@@ -116,11 +120,17 @@ impl Chooser {
         let index = (policy == Policy::Classic).then(|| FitIndex::new(fleet));
         // Random draws among the feasible nodes afresh each time: nothing to keep.
         let scores = (!matches!(policy, Policy::Classic | Policy::Random)).then(ScoreCache::default);
-        Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank, costs, index, scores }
+        Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank, costs, index, scores, index_on_demand: false }
     }
 
-    /// The control plane's policy: needs no state at all (a cycle's fleet changes in many ways,
-    /// so it scans instead of keeping an index).
+    /// The control plane's policy for one cycle's fleet: best fit through the index, built on
+    /// first use and kept current by [`Chooser::sync`] before each choice.
+    pub fn live() -> Self {
+        Chooser { index_on_demand: true, ..Chooser::classic() }
+    }
+
+    /// The control plane's policy without an index: for trial copies of a fleet, which are
+    /// asked one question or two and thrown away.
     pub fn classic() -> Self {
         let frag = FragModel::new(&TaskMix::default(), &[]);
         Chooser {
@@ -132,12 +142,33 @@ impl Chooser {
             costs: None,
             index: None,
             scores: None,
+            index_on_demand: false,
+        }
+    }
+
+    /// The nodes that could hold one replica, if this chooser's index can tell (see
+    /// [`FitIndex::candidates`]); `None` means every node.
+    pub fn candidates(&mut self, fleet: &Fleet, needs: &Needs) -> Option<Vec<usize>> {
+        if self.index_on_demand && self.index.is_none() {
+            self.index = Some(FitIndex::new(fleet));
+        }
+        self.index.as_mut()?.candidates(fleet, needs)
+    }
+
+    /// Learns every change to `fleet` since the last sync (the fleet logs each one), so that
+    /// kept state — index, scores, fragmentation — describes the fleet as it stands.
+    pub fn sync(&mut self, fleet: &mut Fleet) {
+        for node in fleet.take_changed() {
+            self.touched(fleet, node);
         }
     }
 
     /// Where one replica goes, or `None` if no node can take it now.
     pub fn choose(&mut self, fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
         if self.policy == Policy::Classic {
+            if self.index_on_demand && self.index.is_none() {
+                self.index = Some(FitIndex::new(fleet));
+            }
             return match self.index.as_mut().and_then(|ix| ix.best(fleet, needs)) {
                 Some(found) => found,
                 None => classic(fleet, needs),
@@ -408,7 +439,7 @@ mod tests {
                     let decided = kept.choose(&fleet, &needs);
                     prop_assert_eq!(decided, fresh.choose(&fleet, &needs), "{} on {:?}", policy.name(), res);
                     if let Some((pos, choice)) = decided {
-                        fleet.nodes[pos].apply(&needs, choice);
+                        fleet.apply(pos, &needs, choice);
                         kept.touched(&fleet, pos);
                         fresh.touched(&fleet, pos);
                     }

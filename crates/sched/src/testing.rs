@@ -8,31 +8,51 @@ const MODELS: [&str; 3] = ["A10", "H100", "V100"];
 
 pub fn arb_fleet() -> impl Strategy<Value = Vec<NodeView>> {
     let gpu = (0..MODELS.len(), prop::sample::select(vec![0u32, 250, 500, 750, 1000, 1000]));
+    // Few distinct values, so that ties (broken by position) are common.
     let node = (0u64..8, 0u64..4, prop::collection::vec(gpu, 0..=4));
     prop::collection::vec(node, 1..=12).prop_map(|nodes| {
-        nodes
-            .into_iter()
-            .enumerate()
-            .map(|(i, (cpu, mem, gpus))| NodeView {
-                id: NodeId(i as i64 + 1),
-                name: format!("n{i}"),
-                rack: None,
-                // Few distinct values, so that ties (broken by position) are common.
-                free_cpu: CpuMillis(cpu * 1000),
-                free_memory: MemoryMib(mem * 1024),
-                gpus: gpus
-                    .into_iter()
-                    .enumerate()
-                    .map(|(ix, (m, free))| GpuSlot {
-                        index: ix as u32,
-                        model: MODELS[m].to_string(),
-                        free: GpuMillis(free),
-                    })
-                    .collect(),
-                labels: Default::default(),
-            })
-            .collect()
+        views(
+            nodes
+                .into_iter()
+                .map(|(cpu, mem, gpus)| (cpu, mem, gpus.into_iter().map(|(m, f)| (MODELS[m], f)).collect())),
+        )
     })
+}
+
+/// Nodes of up to 8 devices of two models, mostly free, with room for several replicas: where
+/// gangs stack up on one node.
+pub fn arb_roomy_fleet() -> impl Strategy<Value = Vec<NodeView>> {
+    let gpu = (
+        prop::sample::select(vec![MODELS[0], MODELS[1]]),
+        prop::sample::select(vec![0u32, 250, 500, 1000, 1000, 1000]),
+    );
+    let node = (0u64..32, 0u64..16, prop::collection::vec(gpu, 0..=8));
+    prop::collection::vec(node, 1..=6).prop_map(views)
+}
+
+/// Nodes from (cores, GiB, devices as (model, free milli-GPU)); ids and device indexes in order.
+fn views(nodes: impl IntoIterator<Item = (u64, u64, Vec<(&'static str, u32)>)>) -> Vec<NodeView> {
+    nodes
+        .into_iter()
+        .enumerate()
+        .map(|(i, (cpu, mem, gpus))| NodeView {
+            id: NodeId(i as i64 + 1),
+            name: format!("n{i}"),
+            rack: None,
+            free_cpu: CpuMillis(cpu * 1000),
+            free_memory: MemoryMib(mem * 1024),
+            gpus: gpus
+                .into_iter()
+                .enumerate()
+                .map(|(ix, (model, free))| GpuSlot {
+                    index: ix as u32,
+                    model: model.to_string(),
+                    free: GpuMillis(free),
+                })
+                .collect(),
+            labels: Default::default(),
+        })
+        .collect()
 }
 
 pub fn arb_request() -> impl Strategy<Value = ReplicaResources> {

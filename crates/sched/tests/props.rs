@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use strata_domain::{CpuMillis, GpuMillis, GpuRequest, JobId, MemoryMib, NodeId, ReplicaResources, TenantId};
 use strata_sched::{
-    schedule, GpuSlot, NodeView, PendingJob, Placer, Policy, ReplicaPlacement, SchedInput, TaskMix, TaskShape,
-    TenantLimits,
+    schedule, schedule_by_scan, GpuSlot, NodeView, PendingJob, Placer, Policy, ReplicaPlacement, SchedInput, TaskMix,
+    TaskShape, TenantLimits,
 };
 
 /// The last model never appears in a fleet, so constraints naming it cannot be met.
@@ -306,6 +306,20 @@ fn second_cycle(first: &SchedInput, next: Vec<PendingJob>, flags: &[(bool, i32, 
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The cycle places single replicas through an index kept current from the fleet's change
+    /// log; it decides exactly as a scan of every node would, through gangs placed and undone,
+    /// victims stopped and restarted, and backfill refused.
+    #[test]
+    fn the_cycle_decides_with_its_index_exactly_as_by_scanning(
+        first in arb_input(),
+        next in prop::collection::vec(arb_job(), 0..30),
+        flags in prop::collection::vec((any::<bool>(), 0i32..3, 0u64..10_000_000), 1..8),
+    ) {
+        prop_assert_eq!(schedule(&first), schedule_by_scan(&first));
+        let input = second_cycle(&first, next, &flags);
+        prop_assert_eq!(schedule(&input), schedule_by_scan(&input));
+    }
 
     #[test]
     fn preemption_frees_no_more_than_it_stops_and_stops_only_what_it_may(

@@ -7,6 +7,11 @@
 //! thread was descheduled: this machine is shared). Prints p50/p99/max per class, decisions/s and
 //! peak memory.
 //!
+//! Gangs of 8–1,024 GPUs (`GANG_EVERY`, default every 50th arrival, 0 for none) arrive among the
+//! pods: 8-GPU replicas (32 cores, 128 GiB each), sizes cycling through 8, 16, …, 1,024 GPUs,
+//! placed whole or not at all by `Placer::place_gang` — the control plane's gang placement, one
+//! node, else one rack (`RACK_NODES` consecutive nodes, default 32), else anywhere.
+//!
 //!     cargo bench -p strata-sim --bench placement
 //!     POLICIES=classic,strata RATIO=1.3 WORKLOAD=default cargo bench -p strata-sim --bench placement
 //!     FLEET=spot WORKLOAD=default cargo bench -p strata-sim --bench placement   # spot-GPU nodes × 5
@@ -19,7 +24,7 @@ use nix::time::{clock_gettime, ClockId};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
-use strata_domain::GpuRequest;
+use strata_domain::{CpuMillis, GpuRequest, MemoryMib, ReplicaResources};
 use strata_sched::{Placer, Policy};
 use strata_sim::openb::run::{policy_seed, Workload};
 use strata_sim::openb::trace::{read_nodes, read_pods, read_spot_nodes, OpenbNode, OpenbPod};
@@ -42,6 +47,35 @@ fn class(pod: &OpenbPod) -> &'static str {
         (GpuRequest::Whole(1), true) => "1 GPU",
         (GpuRequest::Whole(_), true) => "2-8 GPUs",
     }
+}
+
+/// Gang sizes in GPUs, in the order they arrive (then again).
+const GANG_GPUS: [u32; 8] = [8, 16, 32, 64, 128, 256, 512, 1024];
+
+/// One 8-GPU replica of a gang.
+fn gang_replica() -> ReplicaResources {
+    ReplicaResources {
+        cpu_milli: CpuMillis(32_000),
+        memory_mib: MemoryMib(128 * 1024),
+        gpu_milli: GpuRequest::Whole(8),
+        gpu_models: Vec::new(),
+        preferred_gpu_models: Vec::new(),
+        node_labels: Default::default(),
+    }
+}
+
+fn gang_class(gpus: u32) -> &'static str {
+    if gpus <= 64 {
+        "gang 8-64 GPUs"
+    } else {
+        "gang 128-1024 GPUs"
+    }
+}
+
+/// What arrives next: an openb pod (index into the arrivals) or a gang of this many GPUs.
+enum Work {
+    Pod(usize),
+    Gang(u32),
 }
 
 /// This thread's CPU time in µs.
@@ -102,10 +136,23 @@ fn main() {
         .flat_map(|k| one.iter().map(move |n| OpenbNode { name: format!("{}-{k}", n.name), ..n.clone() }))
         .collect();
     let pods = read_pods(&csv.join(format!("openb_pod_list_{workload}.csv"))).expect("the openb pod list");
-    let w = Workload::new(workload.clone(), &nodes, pods);
+    let mut w = Workload::new(workload.clone(), &nodes, pods);
+    let rack_nodes: usize = env("RACK_NODES", "32").parse().expect("RACK_NODES is a number");
+    for (i, n) in w.nodes.iter_mut().enumerate() {
+        n.rack = Some(format!("rack-{}", i / rack_nodes.max(1)));
+    }
     let arrivals = w.arrivals(ratio, seed);
+    let gang_every: usize = env("GANG_EVERY", "50").parse().expect("GANG_EVERY is a number");
+    let mut work = Vec::new();
+    for i in 0..arrivals.len() {
+        if gang_every > 0 && i > 0 && i % gang_every == 0 {
+            work.push(Work::Gang(GANG_GPUS[(i / gang_every - 1) % GANG_GPUS.len()]));
+        }
+        work.push(Work::Pod(i));
+    }
+    let gangs = work.len() - arrivals.len();
     println!(
-        "S4 placement latency: {fleet} fleet, {} nodes, {} GPUs; {workload}, seed {seed}, {} pods to {:.0}% of GPU capacity",
+        "S4 placement latency: {fleet} fleet, {} nodes, {} GPUs in racks of {rack_nodes}; {workload}, seed {seed}, {} pods to {:.0}% of GPU capacity, and {gangs} gangs",
         w.nodes.len(),
         w.total_gpus,
         arrivals.len(),
@@ -119,13 +166,20 @@ fn main() {
         let mut placer = Placer::new(&w.nodes, policy, &w.mix, policy_seed(seed));
         let mut by_class: BTreeMap<&str, Times> = BTreeMap::new();
         let start = Instant::now();
-        for a in &arrivals {
-            let pod = &w.pods[a.pod];
-            let res = pod.resources();
+        let gang = gang_replica();
+        for item in &work {
+            let (res, class, replicas) = match *item {
+                Work::Pod(i) => {
+                    let pod = &w.pods[arrivals[i].pod];
+                    (pod.resources(), class(pod), 1)
+                }
+                Work::Gang(gpus) => (gang.clone(), gang_class(gpus), gpus / 8),
+            };
             let (t, c) = (Instant::now(), cpu_us());
-            let placed = placer.place(&res).is_some();
+            let placed =
+                if replicas > 1 { placer.place_gang(&res, replicas).is_some() } else { placer.place(&res).is_some() };
             let (c, t) = (cpu_us() - c, t.elapsed().as_secs_f64() * 1e6);
-            let e = by_class.entry(class(pod)).or_default();
+            let e = by_class.entry(class).or_default();
             e.wall.push(t);
             e.cpu.push(c);
             e.failed += usize::from(!placed);
@@ -141,7 +195,7 @@ fn main() {
         println!(
             "| {} | all: {:.0} decisions/s, allocation {:.2}% | {} | | {} |",
             policy.name(),
-            arrivals.len() as f64 / total,
+            work.len() as f64 / total,
             100.0 * placer.gpu_allocated_milli() as f64 / placer.gpu_capacity_milli() as f64,
             all.wall.len(),
             all.row()
