@@ -85,9 +85,15 @@ impl FitIndex {
         }
     }
 
-    /// The best-fit node and devices for one replica: `None` if the index cannot answer this
-    /// request (the caller scans), `Some(None)` if no node fits.
-    pub fn best(&mut self, fleet: &Fleet, needs: &Needs) -> Option<Option<(usize, Choice)>> {
+    /// The best-fit node and devices for one replica among the nodes `open` lets in (all, or
+    /// those below a density limit): `None` if the index cannot answer this request (the
+    /// caller scans), `Some(None)` if no open node fits.
+    pub fn best(
+        &mut self,
+        fleet: &Fleet,
+        needs: &Needs,
+        open: impl Fn(usize) -> bool,
+    ) -> Option<Option<(usize, Choice)>> {
         if !needs.res.node_labels.is_empty() {
             return None;
         }
@@ -105,9 +111,9 @@ impl FitIndex {
         let scope = self.scope_for(fleet, needs)?;
         let tables = &self.scopes[scope];
         let found = match needs.gpu {
-            Gpu::None => first_fit(&tables.whole, 0..=self.max_devices, needs),
-            Gpu::Whole(n) => first_fit(&tables.whole, n..=self.max_devices, needs),
-            Gpu::Share(m) => first_fit_ordered(&tables.share, m, needs),
+            Gpu::None => first_fit(&tables.whole, 0..=self.max_devices, needs, &open),
+            Gpu::Whole(n) => first_fit(&tables.whole, n..=self.max_devices, needs, &open),
+            Gpu::Share(m) => first_fit_ordered(&tables.share, m, needs, &open),
         };
         Some(found.and_then(|pos| fleet.nodes[pos].fit(needs).map(|fit| (pos, fit.choice))))
     }
@@ -202,21 +208,30 @@ fn remove(table: &mut Table, key: (u32, u64), entry: (u64, u64, usize)) {
     }
 }
 
-/// The first entry of one key with enough CPU and memory, as (cpu, mem, position).
-fn fitting(set: &BTreeSet<(u64, u64, usize)>, needs: &Needs) -> Option<(u64, u64, usize)> {
-    set.range((needs.cpu, 0, 0)..).find(|&&(_, mem, _)| mem >= needs.mem).copied()
+/// The first entry of one key with enough CPU and memory on an open node, as (cpu, mem, position).
+fn fitting(
+    set: &BTreeSet<(u64, u64, usize)>,
+    needs: &Needs,
+    open: &impl Fn(usize) -> bool,
+) -> Option<(u64, u64, usize)> {
+    set.range((needs.cpu, 0, 0)..).find(|&&(_, mem, pos)| mem >= needs.mem && open(pos)).copied()
 }
 
 /// Whole-device keys: the best over the groups `devices` (fully free devices) of the smallest free
 /// milli-GPU, then CPU, memory and position — each group searched up to the best found so far.
-fn first_fit(table: &Table, devices: std::ops::RangeInclusive<u32>, needs: &Needs) -> Option<usize> {
+fn first_fit(
+    table: &Table,
+    devices: std::ops::RangeInclusive<u32>,
+    needs: &Needs,
+    open: &impl Fn(usize) -> bool,
+) -> Option<usize> {
     let mut best: Option<(u64, u64, u64, usize)> = None;
     for group in devices {
         for (&(_, free), set) in table.range((group, 0)..=(group, u64::MAX)) {
             if best.is_some_and(|b| free > b.0) {
                 break;
             }
-            if let Some((cpu, mem, pos)) = fitting(set, needs) {
+            if let Some((cpu, mem, pos)) = fitting(set, needs, open) {
                 let candidate = (free, cpu, mem, pos);
                 if best.is_none_or(|b| candidate < b) {
                     best = Some(candidate);
@@ -230,8 +245,8 @@ fn first_fit(table: &Table, devices: std::ops::RangeInclusive<u32>, needs: &Need
 
 /// Share keys: the first key at or above the share whose nodes have the CPU and memory — ordered
 /// as the score is (tightest device, free milli-GPU), so the first found is the best.
-fn first_fit_ordered(table: &Table, share: u32, needs: &Needs) -> Option<usize> {
-    table.range((share, 0)..).find_map(|(_, set)| fitting(set, needs)).map(|(_, _, pos)| pos)
+fn first_fit_ordered(table: &Table, share: u32, needs: &Needs, open: &impl Fn(usize) -> bool) -> Option<usize> {
+    table.range((share, 0)..).find_map(|(_, set)| fitting(set, needs, open)).map(|(_, _, pos)| pos)
 }
 
 #[cfg(test)]
@@ -254,7 +269,7 @@ mod tests {
             for res in &requests {
                 let needs = fleet.needs(res);
                 let scanned = classic(&fleet, &needs);
-                if let Some(indexed) = index.best(&fleet, &needs) {
+                if let Some(indexed) = index.best(&fleet, &needs, |_| true) {
                     prop_assert_eq!(indexed, scanned, "request {:?}", res);
                 }
                 if let Some(cands) = index.candidates(&fleet, &needs) {
@@ -293,8 +308,8 @@ mod tests {
             preferred_gpu_models: vec![],
             node_labels: Default::default(),
         };
-        assert_eq!(index.best(&fleet, &fleet.needs(&res)), Some(Some((0, Choice::Model(0)))));
+        assert_eq!(index.best(&fleet, &fleet.needs(&res), |_| true), Some(Some((0, Choice::Model(0)))));
         res.node_labels.insert("zone".into(), "a".into());
-        assert_eq!(index.best(&fleet, &fleet.needs(&res)), None, "node labels: scanned");
+        assert_eq!(index.best(&fleet, &fleet.needs(&res), |_| true), None, "node labels: scanned");
     }
 }

@@ -9,7 +9,7 @@ use crate::mix::TaskMix;
 use crate::model::{NodeView, ReplicaPlacement};
 use crate::place::{place_gang, replica};
 use crate::policy::{Chooser, Policy};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use strata_domain::{NodeId, ReplicaResources};
 
 pub struct Placer<'a> {
@@ -18,6 +18,8 @@ pub struct Placer<'a> {
     by_id: BTreeMap<NodeId, usize>,
     capacity_milli: u64,
     free_milli: u64,
+    /// Per group of [`Placer::place_limited`]: replicas placed on each node (by position).
+    per_node: HashMap<String, HashMap<usize, u32>>,
 }
 
 impl<'a> Placer<'a> {
@@ -29,7 +31,7 @@ impl<'a> Placer<'a> {
         let by_id = fleet.nodes.iter().enumerate().map(|(i, n)| (n.view.id, i)).collect();
         let free_milli = fleet.nodes.iter().flat_map(|n| &n.gpus).map(|d| u64::from(d.free)).sum();
         let capacity_milli = nodes.iter().map(|n| n.gpus.len() as u64 * 1000).sum();
-        Placer { fleet, chooser, by_id, capacity_milli, free_milli }
+        Placer { fleet, chooser, by_id, capacity_milli, free_milli, per_node: HashMap::new() }
     }
 
     /// Places one replica where the policy says, or returns `None` if it fits nowhere now.
@@ -37,6 +39,24 @@ impl<'a> Placer<'a> {
         let needs = self.fleet.needs(res);
         let (node, choice) = self.chooser.choose(&self.fleet, &needs)?;
         let taken = self.fleet.apply(node, &needs, choice);
+        Some(self.settle(node, &taken))
+    }
+
+    /// Places one replica of `group` (an application, a deployment) where the policy says among
+    /// the nodes holding fewer than `max_per_node` of that group's replicas placed so far: a
+    /// density limit, as the DLRM inference trace gives one per application.
+    pub fn place_limited(
+        &mut self,
+        res: &ReplicaResources,
+        group: &str,
+        max_per_node: u32,
+    ) -> Option<ReplicaPlacement> {
+        let needs = self.fleet.needs(res);
+        let counts = self.per_node.get(group);
+        let open = |node: usize| counts.and_then(|c| c.get(&node)).is_none_or(|&k| k < max_per_node);
+        let (node, choice) = self.chooser.choose_where(&self.fleet, &needs, open)?;
+        let taken = self.fleet.apply(node, &needs, choice);
+        *self.per_node.entry(group.to_string()).or_default().entry(node).or_default() += 1;
         Some(self.settle(node, &taken))
     }
 
@@ -96,5 +116,48 @@ impl<'a> Placer<'a> {
     /// Free milli-GPU in the fleet (FGD's "idle" capacity, the denominator of its frag ratio).
     pub fn gpu_free_milli(&self) -> u64 {
         self.free_milli
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::classic_where;
+    use crate::testing::{arb_fleet, arb_request};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Under a density limit no node ever holds more of a group than the limit; a replica
+        /// is refused only when no node below the limit fits it; and best fit picks, through its
+        /// index, what a scan of the open nodes picks.
+        #[test]
+        fn density_limits_hold_and_refuse_only_when_no_open_node_fits(
+            views in arb_fleet(),
+            requests in prop::collection::vec((arb_request(), 0u8..3, 1u32..=3), 1..30),
+            seed in any::<u64>(),
+        ) {
+            for policy in Policy::ALL {
+                let mut placer = Placer::new(&views, policy, &TaskMix::default(), seed);
+                let mut counts: BTreeMap<(String, usize), u32> = BTreeMap::new();
+                for (res, group, limit) in &requests {
+                    let group = format!("app-{group}");
+                    let open = |n: usize| counts.get(&(group.clone(), n)).is_none_or(|&k| k < *limit);
+                    let needs = placer.fleet.needs(res);
+                    let fits_open = (0..placer.fleet.nodes.len()).any(|n| open(n) && placer.fleet.nodes[n].fit(&needs).is_some());
+                    let scanned = classic_where(&placer.fleet, &needs, open).map(|(n, _)| placer.fleet.nodes[n].view.id);
+                    let placed = placer.place_limited(res, &group, *limit);
+                    prop_assert_eq!(placed.is_some(), fits_open, "{} {:?}", policy.name(), res);
+                    if let Some(p) = placed {
+                        if policy == Policy::Classic {
+                            prop_assert_eq!(Some(p.node), scanned);
+                        }
+                        let pos = placer.by_id[&p.node];
+                        let k = counts.entry((group, pos)).or_default();
+                        *k += 1;
+                        prop_assert!(*k <= *limit, "{} placed {} of a group limited to {}", policy.name(), k, limit);
+                    }
+                }
+            }
+        }
     }
 }

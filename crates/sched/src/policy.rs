@@ -165,13 +165,24 @@ impl Chooser {
 
     /// Where one replica goes, or `None` if no node can take it now.
     pub fn choose(&mut self, fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
+        self.choose_where(fleet, needs, |_| true)
+    }
+
+    /// [`Chooser::choose`] among the nodes `open` lets in (say, those where fewer than a
+    /// density limit of the same application run).
+    pub fn choose_where(
+        &mut self,
+        fleet: &Fleet,
+        needs: &Needs,
+        open: impl Fn(usize) -> bool,
+    ) -> Option<(usize, Choice)> {
         if self.policy == Policy::Classic {
             if self.index_on_demand && self.index.is_none() {
                 self.index = Some(FitIndex::new(fleet));
             }
-            return match self.index.as_mut().and_then(|ix| ix.best(fleet, needs)) {
+            return match self.index.as_mut().and_then(|ix| ix.best(fleet, needs, &open)) {
                 Some(found) => found,
-                None => classic(fleet, needs),
+                None => classic_where(fleet, needs, open),
             };
         }
         let best = match self.scores.take() {
@@ -184,7 +195,7 @@ impl Chooser {
                 let cands = scores
                     .iter()
                     .enumerate()
-                    .filter(|&(node, _)| fleet.nodes[node].mem >= needs.mem)
+                    .filter(|&(node, _)| fleet.nodes[node].mem >= needs.mem && open(node))
                     .filter_map(|(node, s)| s.map(|(key, choice)| Candidate { node, choice, key }));
                 let best = self.best_of(cands);
                 self.scores = Some(cache);
@@ -192,7 +203,7 @@ impl Chooser {
             }
             None => {
                 let cands = self.ranked(fleet, needs);
-                self.best_of(cands.into_iter())
+                self.best_of(cands.into_iter().filter(|c| open(c.node)))
             }
         }?;
         let choice = match (self.policy, needs.gpu) {
@@ -339,10 +350,16 @@ impl Chooser {
 
 /// The control plane's rule: smallest [`crate::fleet::Score`], then lowest node position.
 pub(crate) fn classic(fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
+    classic_where(fleet, needs, |_| true)
+}
+
+/// [`classic`] among the nodes `open` lets in.
+pub(crate) fn classic_where(fleet: &Fleet, needs: &Needs, open: impl Fn(usize) -> bool) -> Option<(usize, Choice)> {
     fleet
         .nodes
         .iter()
         .enumerate()
+        .filter(|&(i, _)| open(i))
         .filter_map(|(i, n)| n.fit(needs).map(|f| (f.score, i, f.choice)))
         .min_by_key(|&(score, i, _)| (score, i))
         .map(|(_, i, choice)| (i, choice))

@@ -12,6 +12,10 @@
 //! placed whole or not at all by `Placer::place_gang` — the control plane's gang placement, one
 //! node, else one rack (`RACK_NODES` consecutive nodes, default 32), else anywhere.
 //!
+//! DLRM inference instances (`DLRM_EVERY`, default every 4th arrival, 0 for none) arrive among
+//! them too, in the trace's order: each within its application's density limit
+//! (`max_instance_per_node`) through `Placer::place_limited`.
+//!
 //!     cargo bench -p strata-sim --bench placement
 //!     POLICIES=classic,strata RATIO=1.3 WORKLOAD=default cargo bench -p strata-sim --bench placement
 //!     FLEET=spot WORKLOAD=default cargo bench -p strata-sim --bench placement   # spot-GPU nodes × 5
@@ -26,6 +30,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 use strata_domain::{CpuMillis, GpuRequest, MemoryMib, ReplicaResources};
 use strata_sched::{Placer, Policy};
+use strata_sim::dlrm::{read_instances, DlrmInstance, Role};
 use strata_sim::openb::run::{policy_seed, Workload};
 use strata_sim::openb::trace::{read_nodes, read_pods, read_spot_nodes, OpenbNode, OpenbPod};
 
@@ -72,10 +77,21 @@ fn gang_class(gpus: u32) -> &'static str {
     }
 }
 
-/// What arrives next: an openb pod (index into the arrivals) or a gang of this many GPUs.
+/// What arrives next: an openb pod (index into the arrivals), a gang of this many GPUs, or a
+/// DLRM instance (index into the trace).
 enum Work {
     Pod(usize),
     Gang(u32),
+    Dlrm(usize),
+}
+
+fn dlrm_class(i: &DlrmInstance) -> &'static str {
+    match (i.role, i.max_per_node.is_some()) {
+        (Role::Cpu, true) => "dlrm CN, limited",
+        (Role::Cpu, false) => "dlrm CN",
+        (Role::Gpu, true) => "dlrm HN, limited",
+        (Role::Gpu, false) => "dlrm HN",
+    }
 }
 
 /// This thread's CPU time in µs.
@@ -143,16 +159,27 @@ fn main() {
     }
     let arrivals = w.arrivals(ratio, seed);
     let gang_every: usize = env("GANG_EVERY", "50").parse().expect("GANG_EVERY is a number");
+    let dlrm_every: usize = env("DLRM_EVERY", "4").parse().expect("DLRM_EVERY is a number");
+    let dlrm = match dlrm_every {
+        0 => Vec::new(),
+        _ => read_instances(&traces.join("alibaba_dlrm_inference_v2025/disaggregated_DLRM_trace.csv"))
+            .expect("the DLRM trace"),
+    };
     let mut work = Vec::new();
+    let (mut gangs, mut instances) = (0, 0);
     for i in 0..arrivals.len() {
         if gang_every > 0 && i > 0 && i % gang_every == 0 {
-            work.push(Work::Gang(GANG_GPUS[(i / gang_every - 1) % GANG_GPUS.len()]));
+            work.push(Work::Gang(GANG_GPUS[gangs % GANG_GPUS.len()]));
+            gangs += 1;
+        }
+        if dlrm_every > 0 && i > 0 && i % dlrm_every == 0 && instances < dlrm.len() {
+            work.push(Work::Dlrm(instances));
+            instances += 1;
         }
         work.push(Work::Pod(i));
     }
-    let gangs = work.len() - arrivals.len();
     println!(
-        "S4 placement latency: {fleet} fleet, {} nodes, {} GPUs in racks of {rack_nodes}; {workload}, seed {seed}, {} pods to {:.0}% of GPU capacity, and {gangs} gangs",
+        "S4 placement latency: {fleet} fleet, {} nodes, {} GPUs in racks of {rack_nodes}; {workload}, seed {seed}, {} pods to {:.0}% of GPU capacity, {gangs} gangs, {instances} DLRM instances",
         w.nodes.len(),
         w.total_gpus,
         arrivals.len(),
@@ -168,16 +195,23 @@ fn main() {
         let start = Instant::now();
         let gang = gang_replica();
         for item in &work {
-            let (res, class, replicas) = match *item {
+            let (res, class, replicas, limit) = match *item {
                 Work::Pod(i) => {
                     let pod = &w.pods[arrivals[i].pod];
-                    (pod.resources(), class(pod), 1)
+                    (pod.resources(), class(pod), 1, None)
                 }
-                Work::Gang(gpus) => (gang.clone(), gang_class(gpus), gpus / 8),
+                Work::Gang(gpus) => (gang.clone(), gang_class(gpus), gpus / 8, None),
+                Work::Dlrm(i) => {
+                    let d = &dlrm[i];
+                    (d.resources(), dlrm_class(d), 1, d.max_per_node.map(|k| (d.app.as_str(), k)))
+                }
             };
             let (t, c) = (Instant::now(), cpu_us());
-            let placed =
-                if replicas > 1 { placer.place_gang(&res, replicas).is_some() } else { placer.place(&res).is_some() };
+            let placed = match limit {
+                Some((app, k)) => placer.place_limited(&res, app, k).is_some(),
+                None if replicas > 1 => placer.place_gang(&res, replicas).is_some(),
+                None => placer.place(&res).is_some(),
+            };
             let (c, t) = (cpu_us() - c, t.elapsed().as_secs_f64() * 1e6);
             let e = by_class.entry(class).or_default();
             e.wall.push(t);
