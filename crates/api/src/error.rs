@@ -27,6 +27,16 @@ impl ApiError {
     pub fn field(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), field: Some(field.to_string()) }
     }
+
+    /// The same error for job `index` of a batch: its field becomes `jobs[index].field` and the
+    /// message says which job it was.
+    pub fn in_batch(self, index: usize) -> Self {
+        let field = Some(match &self.field {
+            Some(f) => format!("jobs[{index}].{f}"),
+            None => format!("jobs[{index}]"),
+        });
+        Self { message: format!("job {index} of the batch: {}", self.message), field, ..self }
+    }
 }
 
 impl std::fmt::Display for ApiError {

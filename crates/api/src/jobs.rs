@@ -14,6 +14,8 @@ pub const MAX_CPU_MILLI: i64 = 1_024_000;
 pub const MAX_MEMORY_MIB: i64 = 16 * 1024 * 1024;
 pub const MAX_RETRIES: i64 = 100;
 pub const MAX_NAME_LEN: usize = 128;
+/// Jobs in one `POST /api/v1/jobs/batch`: one transaction's worth, answered in one response.
+pub const MAX_BATCH_JOBS: usize = 1000;
 
 /// `POST /api/v1/jobs`. Integers are signed on purpose: a negative value gets a message that
 /// names the field and the allowed range instead of a type error.
@@ -209,6 +211,39 @@ pub struct JobEvent {
     /// `submitted`, `placed`, `started`, `requeued`, `preempted`, `succeeded`, `failed`, `cancelled`.
     pub kind: String,
     pub message: String,
+}
+
+/// `POST /api/v1/jobs/batch`: up to [`MAX_BATCH_JOBS`] jobs submitted at once (a sweep, a job
+/// array, the shards of a data run), stored in one transaction: all of them or, if any is
+/// refused, none.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJobs {
+    pub jobs: Vec<SubmitJob>,
+}
+
+impl SubmitJobs {
+    /// Checks the batch's size; each job is checked by [`SubmitJob::into_spec`], its errors
+    /// naming the job (`jobs[3].cpu_milli`) with [`ApiError::in_batch`].
+    pub fn check_size(&self) -> Result<(), ApiError> {
+        if self.jobs.is_empty() || self.jobs.len() > MAX_BATCH_JOBS {
+            return Err(ApiError::field(
+                ErrorCode::InvalidField,
+                "jobs",
+                format!(
+                    "a batch holds 1 to {MAX_BATCH_JOBS} jobs, got {}; split larger ones into several requests",
+                    self.jobs.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The answer to `POST /api/v1/jobs/batch`: the jobs in the order they were submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubmittedJobs {
+    pub jobs: Vec<Job>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

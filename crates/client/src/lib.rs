@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::time::Duration;
 use strata_api::agent::{Heartbeat, HeartbeatReply, Register, Registered};
 use strata_api::deployments::{CreateDeployment, Deployment, DeploymentList, ScaleDeployment};
-use strata_api::jobs::{Job, JobEvent, JobList, JobQuery, LogQuery, SubmitJob};
+use strata_api::jobs::{Job, JobEvent, JobList, JobQuery, LogQuery, SubmitJob, SubmitJobs, SubmittedJobs};
 use strata_api::keys::{CreateKey, KeyList, Limits};
 use strata_api::nodes::{Node, NodeList};
 use strata_api::tenants::{CreateTenant, CreatedKey, Quota, Tenant, TenantList, WhoAmI};
@@ -103,6 +103,11 @@ impl Client {
     // Jobs.
     pub async fn submit_job(&self, job: &SubmitJob) -> Result<Job> {
         self.post("/jobs", job).await
+    }
+    /// Up to 1,000 jobs in one request and one transaction: all stored, in order, or none.
+    pub async fn submit_jobs(&self, jobs: &[SubmitJob]) -> Result<Vec<Job>> {
+        let done: SubmittedJobs = self.post("/jobs/batch", &SubmitJobs { jobs: jobs.to_vec() }).await?;
+        Ok(done.jobs)
     }
     pub async fn jobs(&self, q: &JobQuery) -> Result<JobList> {
         let url = self.url("/jobs");

@@ -1,7 +1,8 @@
 //! Group commit for job submissions. Each submission waits for its commit before it is
 //! acknowledged, but concurrent submissions share one transaction: a SQLite commit (or a
 //! PostgreSQL round trip) costs about the same for one job as for hundreds, so under load the
-//! server writes in batches of whatever arrived while the previous batch was committing.
+//! server writes in batches of whatever arrived while the previous batch was committing. A batch
+//! request's jobs travel together and are never split across transactions.
 
 use crate::error::AppError;
 use crate::state::now_ms;
@@ -15,11 +16,11 @@ const MAX_BATCH: usize = 1024;
 /// Submissions waiting for the writer before new ones wait for room (backpressure).
 const QUEUE: usize = 8192;
 
-type Reply = oneshot::Sender<Result<JobRow, String>>;
+type Reply = oneshot::Sender<Result<Vec<JobRow>, String>>;
 
 #[derive(Clone)]
 pub struct Submitter {
-    tx: mpsc::Sender<(NewJob, Reply)>,
+    tx: mpsc::Sender<(Vec<NewJob>, Reply)>,
 }
 
 impl Submitter {
@@ -32,42 +33,50 @@ impl Submitter {
 
     /// Inserts the job; returns once it is committed.
     pub async fn submit(&self, job: NewJob) -> Result<JobRow, AppError> {
+        let mut rows = self.submit_all(vec![job]).await?;
+        rows.pop().ok_or_else(|| AppError::Internal(anyhow::anyhow!("the job writer answered with no job")))
+    }
+
+    /// Inserts the jobs in one transaction, all or none; returns their rows in order once committed.
+    pub async fn submit_all(&self, jobs: Vec<NewJob>) -> Result<Vec<JobRow>, AppError> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((job, reply)).await.map_err(|_| AppError::Internal(anyhow::anyhow!("the job writer stopped")))?;
+        self.tx.send((jobs, reply)).await.map_err(|_| AppError::Internal(anyhow::anyhow!("the job writer stopped")))?;
         match answer.await {
-            Ok(Ok(row)) => Ok(row),
+            Ok(Ok(rows)) => Ok(rows),
             Ok(Err(e)) => Err(AppError::Internal(anyhow::anyhow!("storing the job failed: {e}"))),
             Err(_) => Err(AppError::Internal(anyhow::anyhow!("the job writer stopped"))),
         }
     }
 }
 
-async fn write_batches(store: Store, mut rx: mpsc::Receiver<(NewJob, Reply)>, wake: Arc<Notify>) {
+async fn write_batches(store: Store, mut rx: mpsc::Receiver<(Vec<NewJob>, Reply)>, wake: Arc<Notify>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    let mut replies = Vec::with_capacity(MAX_BATCH);
-    while let Some((job, reply)) = rx.recv().await {
-        jobs.push(job);
-        replies.push(reply);
+    // Each request's reply and how many of `jobs` are its.
+    let mut replies: Vec<(Reply, usize)> = Vec::new();
+    while let Some((first, reply)) = rx.recv().await {
+        replies.push((reply, first.len()));
+        jobs.extend(first);
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok((job, reply)) => {
-                    jobs.push(job);
-                    replies.push(reply);
+                Ok((more, reply)) => {
+                    replies.push((reply, more.len()));
+                    jobs.extend(more);
                 }
                 Err(_) => break,
             }
         }
         match store.insert_jobs(&jobs, now_ms()).await {
             Ok(rows) => {
-                for (reply, row) in replies.drain(..).zip(rows) {
-                    // A client that went away no longer needs its answer; the job stays.
-                    let _ = reply.send(Ok(row));
+                let mut rows = rows.into_iter();
+                for (reply, n) in replies.drain(..) {
+                    // A client that went away no longer needs its answer; the jobs stay.
+                    let _ = reply.send(Ok(rows.by_ref().take(n).collect()));
                 }
                 wake.notify_one();
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = jobs.len(), "job batch not stored");
-                for reply in replies.drain(..) {
+                for (reply, _) in replies.drain(..) {
                     let _ = reply.send(Err(e.to_string()));
                 }
             }

@@ -17,6 +17,8 @@ pub struct Store {
     pub(crate) read: AnyPool,
     pub(crate) write: AnyPool,
     backend: Backend,
+    /// Scheduling fields of the specs of jobs recently queued or running (see `SpecCache`).
+    pub(crate) specs: std::sync::Arc<std::sync::Mutex<crate::sched_state::SpecCache>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -52,12 +54,12 @@ impl Store {
                 .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
                 .connect(&url)
                 .await?;
-            Store { read, write, backend: Backend::Sqlite }
+            Store { read, write, backend: Backend::Sqlite, specs: Default::default() }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool =
                 AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30)).connect(url).await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
-            Store { read: pool.clone(), write: pool, backend: Backend::Postgres }
+            Store { read: pool.clone(), write: pool, backend: Backend::Postgres, specs: Default::default() }
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };

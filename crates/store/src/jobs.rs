@@ -1,8 +1,8 @@
 //! Jobs: submission, queries, events, cancellation.
 
 use crate::rows::{EventRow, JobRow, JOB_COLUMNS};
-use crate::{to_json, Result, Store};
-use sqlx::Row;
+use crate::{to_json, Backend, Params, Result, Store, StoreError, ROWS_PER_STATEMENT};
+use sqlx::{Any, Row, Transaction};
 use strata_domain::{JobId, JobSpec, JobState, TenantId};
 
 /// A job to insert.
@@ -34,51 +34,19 @@ impl Store {
     pub async fn insert_jobs(&self, jobs: &[NewJob], now_ms: i64) -> Result<Vec<JobRow>> {
         let mut tx = self.write.begin().await?;
         let mut rows = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let inserted = sqlx::query(
-                "INSERT INTO jobs (tenant_id, name, spec, state, priority, attempt, failures, reason, idempotency_key, created_ms, updated_ms, deployment_id) \
-                 VALUES ($1, $2, $3, 'pending', $4, 0, 0, NULL, $5, $6, $6, $7) \
-                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
-            )
-            .bind(job.tenant.0)
-            .bind(&job.spec.name)
-            .bind(to_json(&job.spec)?)
-            .bind(i64::from(job.spec.priority))
-            .bind(job.idempotency_key.as_deref())
-            .bind(now_ms)
-            .bind(job.deployment_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let row = match inserted {
-                Some(row) => {
-                    let id = JobId(row.try_get("id")?);
-                    insert_event(&mut tx, id, now_ms, "submitted", "job submitted").await?;
-                    JobRow {
-                        id,
-                        tenant_id: job.tenant,
-                        tenant_name: job.tenant_name.clone(),
-                        spec: job.spec.clone(),
-                        state: JobState::Pending,
-                        priority: job.spec.priority,
-                        attempt: 0,
-                        reason: None,
-                        created_ms: now_ms,
-                        updated_ms: now_ms,
-                    }
-                }
-                // The tenant used this idempotency key before: answer with that job.
-                None => {
-                    let row = sqlx::query(&format!(
-                        "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.tenant_id = $1 AND j.idempotency_key = $2"
-                    ))
-                    .bind(job.tenant.0)
-                    .bind(job.idempotency_key.as_deref())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    JobRow::decode(&row)?
-                }
-            };
-            rows.push(row);
+        let mut rest = jobs;
+        while let Some(first) = rest.first() {
+            // Jobs without an idempotency key cannot conflict: runs of them go in multi-row
+            // statements. A keyed job may name an earlier one, so it is inserted alone.
+            let run = rest.iter().take(ROWS_PER_STATEMENT).take_while(|j| j.idempotency_key.is_none()).count();
+            if run == 0 {
+                rows.push(insert_keyed(&mut tx, first, now_ms).await?);
+                rest = &rest[1..];
+                continue;
+            }
+            let (unkeyed, after) = rest.split_at(run);
+            rows.extend(insert_unkeyed(&mut tx, self.backend(), unkeyed, now_ms).await?);
+            rest = after;
         }
         tx.commit().await?;
         Ok(rows)
@@ -188,6 +156,124 @@ impl Store {
         tx.commit().await?;
         self.job(id).await
     }
+}
+
+/// A job just inserted, as the API shows it.
+fn new_row(job: &NewJob, id: JobId, now_ms: i64) -> JobRow {
+    JobRow {
+        id,
+        tenant_id: job.tenant,
+        tenant_name: job.tenant_name.clone(),
+        spec: job.spec.clone(),
+        state: JobState::Pending,
+        priority: job.spec.priority,
+        attempt: 0,
+        reason: None,
+        created_ms: now_ms,
+        updated_ms: now_ms,
+    }
+}
+
+/// Inserts a job with an idempotency key, or returns the tenant's earlier job with that key.
+async fn insert_keyed(tx: &mut Transaction<'_, Any>, job: &NewJob, now_ms: i64) -> Result<JobRow> {
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (tenant_id, name, spec, state, priority, attempt, failures, reason, idempotency_key, created_ms, updated_ms, deployment_id) \
+         VALUES ($1, $2, $3, 'pending', $4, 0, 0, NULL, $5, $6, $6, $7) \
+         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id",
+    )
+    .bind(job.tenant.0)
+    .bind(&job.spec.name)
+    .bind(to_json(&job.spec)?)
+    .bind(i64::from(job.spec.priority))
+    .bind(job.idempotency_key.as_deref())
+    .bind(now_ms)
+    .bind(job.deployment_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match inserted {
+        Some(row) => {
+            let id = JobId(row.try_get("id")?);
+            insert_event(tx, id, now_ms, "submitted", "job submitted").await?;
+            Ok(new_row(job, id, now_ms))
+        }
+        // The tenant used this idempotency key before: answer with that job.
+        None => {
+            let row = sqlx::query(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs j JOIN tenants t ON t.id = j.tenant_id WHERE j.tenant_id = $1 AND j.idempotency_key = $2"
+            ))
+            .bind(job.tenant.0)
+            .bind(job.idempotency_key.as_deref())
+            .fetch_one(&mut **tx)
+            .await?;
+            JobRow::decode(&row)
+        }
+    }
+}
+
+/// Inserts jobs without idempotency keys in one statement, and their `submitted` events in
+/// another. Ids come from one statement on the transaction's connection, assigned in the order
+/// of the rows (SQLite's rowids and PostgreSQL's sequence alike), so the k-th smallest id
+/// returned is the k-th job's — the order RETURNING lists them in is not promised.
+async fn insert_unkeyed(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    jobs: &[NewJob],
+    now_ms: i64,
+) -> Result<Vec<JobRow>> {
+    let mut params = Params::new(backend);
+    let values: Vec<String> = (0..jobs.len())
+        .map(|_| format!("({}, 'pending', {}, 0, 0, NULL, NULL, {})", params.list(3), params.one(), params.list(3)))
+        .collect();
+    let sql = format!(
+        "INSERT INTO jobs (tenant_id, name, spec, state, priority, attempt, failures, reason, idempotency_key, created_ms, updated_ms, deployment_id) VALUES {} RETURNING id",
+        values.join(", ")
+    );
+    let mut insert = sqlx::query(&sql);
+    for job in jobs {
+        insert = insert
+            .bind(job.tenant.0)
+            .bind(job.spec.name.as_str())
+            .bind(to_json(&job.spec)?)
+            .bind(i64::from(job.spec.priority))
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(job.deployment_id);
+    }
+    let mut ids = insert
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64, _>("id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.len() != jobs.len() {
+        return Err(StoreError::Corrupt(format!("{} jobs inserted but {} ids returned", jobs.len(), ids.len())));
+    }
+    ids.sort_unstable();
+    let ids: Vec<JobId> = ids.into_iter().map(JobId).collect();
+    let events: Vec<(JobId, &str)> = ids.iter().map(|&id| (id, "job submitted")).collect();
+    insert_events(tx, backend, now_ms, "submitted", &events).await?;
+    Ok(jobs.iter().zip(ids).map(|(job, id)| new_row(job, id, now_ms)).collect())
+}
+
+/// One event per job, of one kind at one time, in multi-row statements.
+pub(crate) async fn insert_events(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    at_ms: i64,
+    kind: &str,
+    events: &[(JobId, &str)],
+) -> Result<()> {
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut params = Params::new(backend);
+        let values: Vec<String> = (0..chunk.len()).map(|_| format!("({})", params.list(4))).collect();
+        let sql = format!("INSERT INTO job_events (job_id, at_ms, kind, message) VALUES {}", values.join(", "));
+        let mut insert = sqlx::query(&sql);
+        for (job, message) in chunk {
+            insert = insert.bind(job.0).bind(at_ms).bind(kind).bind(*message);
+        }
+        insert.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn insert_event(

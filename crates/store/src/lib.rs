@@ -51,6 +51,40 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Rows per multi-row statement: at up to 8 parameters a row, far below SQLite's (32,766) and
+/// PostgreSQL's (65,535) limits on parameters per statement.
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+/// Writes the parameters of one long statement in the order they are bound: `$1, $2, …` on
+/// PostgreSQL, `?` on SQLite — SQLite looks a named parameter (`$N`) up by walking a list, so
+/// binding thousands of them is quadratic, while anonymous ones bind in constant time. An
+/// anonymous parameter cannot be referred to twice: a value used twice is bound twice.
+pub(crate) struct Params {
+    backend: Backend,
+    next: usize,
+}
+
+impl Params {
+    pub fn new(backend: Backend) -> Self {
+        Params { backend, next: 1 }
+    }
+
+    /// The next parameter.
+    pub fn one(&mut self) -> String {
+        let n = self.next;
+        self.next += 1;
+        match self.backend {
+            Backend::Sqlite => "?".to_string(),
+            Backend::Postgres => format!("${n}"),
+        }
+    }
+
+    /// The next `n` parameters, comma-separated.
+    pub fn list(&mut self, n: usize) -> String {
+        (0..n).map(|_| self.one()).collect::<Vec<_>>().join(", ")
+    }
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

@@ -4,7 +4,8 @@
 use crate::rows::NodeRow;
 use crate::{from_json, Result, Store};
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use strata_domain::{CpuMillis, GpuMillis, JobId, MemoryMib, NodeId, Quota, TenantId};
 use strata_sched::{GpuSlot, HeldReplica, NodeView, PendingJob, RunningJob, SchedInput, TenantLimits};
 
@@ -14,6 +15,47 @@ pub struct SchedSnapshot {
     pub input: SchedInput,
     pub reasons: BTreeMap<JobId, Option<String>>,
     pub node_names: BTreeMap<NodeId, String>,
+}
+
+/// What a scheduling cycle needs of a job's spec.
+#[derive(Debug, Clone)]
+pub(crate) struct SchedSpec {
+    replicas: u32,
+    resources: strata_domain::ReplicaResources,
+    runtime_estimate_s: Option<u64>,
+    preemptible: bool,
+}
+
+/// The scheduling fields of the specs of the jobs the last cycle read, by job id. A spec never
+/// changes once submitted, and with thousands of jobs queued and running, parsing every one's
+/// JSON again each cycle was a large part of reading the snapshot. Each snapshot keeps only the
+/// jobs it saw, so the cache holds no more than the queue and the running work.
+#[derive(Default)]
+pub(crate) struct SpecCache {
+    by_job: HashMap<i64, Arc<SchedSpec>>,
+}
+
+impl SpecCache {
+    /// The spec of job `id`; `json` is read and parsed only when it is not cached.
+    fn get(&mut self, id: i64, json: impl FnOnce() -> Result<String>) -> Result<Arc<SchedSpec>> {
+        if let Some(s) = self.by_job.get(&id) {
+            return Ok(s.clone());
+        }
+        let spec: strata_domain::JobSpec = from_json(&json()?, "job spec")?;
+        let s = Arc::new(SchedSpec {
+            replicas: spec.replicas,
+            resources: spec.resources,
+            runtime_estimate_s: spec.runtime_estimate_s,
+            preemptible: spec.preemptible,
+        });
+        self.by_job.insert(id, s.clone());
+        Ok(s)
+    }
+
+    /// Forgets every job not in `seen`.
+    fn keep(&mut self, seen: &std::collections::HashSet<i64>) {
+        self.by_job.retain(|id, _| seen.contains(id));
+    }
 }
 
 /// What active tasks hold on one node.
@@ -95,9 +137,11 @@ impl Store {
         .await?;
         let mut pending = Vec::with_capacity(rows.len());
         let mut reasons = BTreeMap::new();
+        let mut seen = HashSet::with_capacity(rows.len());
         for row in &rows {
-            let spec: strata_domain::JobSpec = from_json(&row.try_get::<String, _>("spec")?, "job spec")?;
             let id = JobId(row.try_get("id")?);
+            let spec = self.spec(id, row)?;
+            seen.insert(id.0);
             reasons.insert(id, row.try_get::<Option<String>, _>("reason")?);
             pending.push(PendingJob {
                 id,
@@ -105,7 +149,7 @@ impl Store {
                 priority: row.try_get::<i64, _>("priority")? as i32,
                 submitted_at_ms: row.try_get("created_ms")?,
                 replicas: spec.replicas,
-                resources: spec.resources,
+                resources: spec.resources.clone(),
                 runtime_estimate_ms: spec.runtime_estimate_s.map(|s| s.saturating_mul(1000)),
             });
         }
@@ -140,8 +184,16 @@ impl Store {
             });
         }
         let running = self.running_jobs(&nodes).await?;
+        seen.extend(running.iter().map(|r| r.id.0));
+        self.specs.lock().unwrap_or_else(|e| e.into_inner()).keep(&seen);
         let input = SchedInput { nodes: views, pending, tenants, running, now_ms, seed };
         Ok(SchedSnapshot { input, reasons, node_names })
+    }
+
+    /// The scheduling fields of a job's spec: from the cache, else parsed from the row's `spec`.
+    fn spec(&self, id: JobId, row: &sqlx::any::AnyRow) -> Result<Arc<SchedSpec>> {
+        let mut cache = self.specs.lock().unwrap_or_else(|e| e.into_inner());
+        cache.get(id.0, || Ok(row.try_get::<String, _>("spec")?))
     }
 
     /// Jobs whose current attempt holds capacity, with what each replica holds. A job's work
@@ -163,7 +215,7 @@ impl Store {
             let id = JobId(row.try_get("job_id")?);
             if running.last().is_none_or(|r| r.id != id) {
                 // The spec once per job, not per replica.
-                let spec: strata_domain::JobSpec = from_json(&row.try_get::<String, _>("spec")?, "job spec")?;
+                let spec = self.spec(id, row)?;
                 let started: i64 = row.try_get("created_ms")?;
                 running.push(RunningJob {
                     id,

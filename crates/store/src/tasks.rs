@@ -1,9 +1,9 @@
 //! Tasks (one replica of one attempt on one node): placement, reports from agents, node loss,
 //! and settling the job that owns them — each change one transaction.
 
-use crate::jobs::insert_event;
+use crate::jobs::{insert_event, insert_events};
 use crate::rows::{JobRow, TaskRow, JOB_COLUMNS, TASK_COLUMNS};
-use crate::{from_json, to_json, Result, Store};
+use crate::{from_json, to_json, Params, Result, Store, ROWS_PER_STATEMENT};
 use sqlx::{Any, Row, Transaction};
 use strata_domain::lifecycle::{settle, TaskOutcome, Verdict};
 use strata_domain::{JobId, NodeId, TaskState};
@@ -42,10 +42,9 @@ impl Store {
             return Ok(Vec::new());
         }
         // One query for the page: `job_id IN ($1, …)`, then keep each job's current attempt.
-        let marks: Vec<String> = (1..=placed.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT {TASK_COLUMNS} {TASK_FROM} WHERE k.job_id IN ({}) ORDER BY k.job_id, k.replica",
-            marks.join(", ")
+            Params::new(self.backend()).list(placed.len())
         );
         let mut query = sqlx::query(&sql);
         for job in &placed {
@@ -93,59 +92,105 @@ impl Store {
 
     /// Writes one scheduling cycle's placements: each job still pending becomes running with a
     /// new attempt and one task per replica. A job cancelled since the cycle read it is skipped.
-    /// Returns the jobs placed.
+    /// Returns the jobs placed, in placement order. One transaction; a few multi-row statements
+    /// per [`ROWS_PER_STATEMENT`] jobs rather than three or more per job, since with thousands of
+    /// placements per cycle the statements, not the rows, are what the commit costs.
     pub async fn apply_placements(&self, placements: &[(Placement, String)], now_ms: i64) -> Result<Vec<JobId>> {
         let mut tx = self.write.begin().await?;
         let mut placed = Vec::new();
-        for (placement, summary) in placements {
-            let job = placement.job;
-            let row = sqlx::query(
-                "UPDATE jobs SET state = 'running', attempt = attempt + 1, reason = NULL, updated_ms = $1 WHERE id = $2 AND state = 'pending' RETURNING attempt, spec",
-            )
-            .bind(now_ms)
-            .bind(job.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else { continue };
-            let attempt: i64 = row.try_get("attempt")?;
-            let spec: strata_domain::JobSpec = from_json(&row.try_get::<String, _>("spec")?, "job spec")?;
-            let resources = spec.resources;
-            for (replica, at) in placement.replicas.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO tasks (job_id, attempt, replica, node_id, gpus, cpu_milli, memory_mib, gpu_milli, state, exit_code, message, created_ms, updated_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'assigned', NULL, NULL, $9, $9)",
-                )
-                .bind(job.0)
-                .bind(attempt)
-                .bind(replica as i64)
-                .bind(at.node.0)
-                .bind(to_json(&at.gpus)?)
-                .bind(resources.cpu_milli.0 as i64)
-                .bind(resources.memory_mib.0 as i64)
-                .bind(at.gpus.iter().map(|g| i64::from(g.milli.0)).sum::<i64>())
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in placements.chunks(ROWS_PER_STATEMENT) {
+            // Claim the jobs still pending; each claimed job's new attempt and its spec.
+            let mut params = Params::new(self.backend());
+            let sql = format!(
+                "UPDATE jobs SET state = 'running', attempt = attempt + 1, reason = NULL, updated_ms = {} WHERE state = 'pending' AND id IN ({}) RETURNING id, attempt, spec",
+                params.one(),
+                params.list(chunk.len())
+            );
+            let mut claim = sqlx::query(&sql).bind(now_ms);
+            for (p, _) in chunk {
+                claim = claim.bind(p.job.0);
             }
-            insert_event(&mut tx, job, now_ms, "placed", &format!("attempt {attempt}: {summary}")).await?;
-            placed.push(job);
+            let mut claimed = std::collections::HashMap::new();
+            for row in claim.fetch_all(&mut *tx).await? {
+                let spec: strata_domain::JobSpec = from_json(&row.try_get::<String, _>("spec")?, "job spec")?;
+                claimed.insert(row.try_get::<i64, _>("id")?, (row.try_get::<i64, _>("attempt")?, spec.resources));
+            }
+            let mut tasks = Vec::new();
+            let mut events = Vec::new();
+            for (placement, summary) in chunk {
+                let Some((attempt, resources)) = claimed.get(&placement.job.0) else { continue };
+                for (replica, at) in placement.replicas.iter().enumerate() {
+                    let gpu_milli = at.gpus.iter().map(|g| i64::from(g.milli.0)).sum::<i64>();
+                    tasks.push((
+                        placement.job,
+                        *attempt,
+                        replica as i64,
+                        at.node,
+                        to_json(&at.gpus)?,
+                        resources,
+                        gpu_milli,
+                    ));
+                }
+                events.push((placement.job, format!("attempt {attempt}: {summary}")));
+                placed.push(placement.job);
+            }
+            for rows in tasks.chunks(ROWS_PER_STATEMENT) {
+                let mut params = Params::new(self.backend());
+                let values: Vec<String> = (0..rows.len())
+                    .map(|_| format!("({}, 'assigned', NULL, NULL, {})", params.list(8), params.list(2)))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO tasks (job_id, attempt, replica, node_id, gpus, cpu_milli, memory_mib, gpu_milli, state, exit_code, message, created_ms, updated_ms) VALUES {}",
+                    values.join(", ")
+                );
+                let mut insert = sqlx::query(&sql);
+                for (job, attempt, replica, node, gpus, resources, gpu_milli) in rows {
+                    insert = insert
+                        .bind(job.0)
+                        .bind(*attempt)
+                        .bind(*replica)
+                        .bind(node.0)
+                        .bind(gpus.as_str())
+                        .bind(resources.cpu_milli.0 as i64)
+                        .bind(resources.memory_mib.0 as i64)
+                        .bind(*gpu_milli)
+                        .bind(now_ms)
+                        .bind(now_ms);
+                }
+                insert.execute(&mut *tx).await?;
+            }
+            let events: Vec<(JobId, &str)> = events.iter().map(|(job, m)| (*job, m.as_str())).collect();
+            insert_events(&mut tx, self.backend(), now_ms, "placed", &events).await?;
         }
         tx.commit().await?;
         Ok(placed)
     }
 
-    /// Records why pending jobs wait; only rows whose reason changed are written.
+    /// Records why pending jobs wait; only rows whose reason changed are written, one statement
+    /// per distinct reason and [`ROWS_PER_STATEMENT`] jobs (a long queue waits for few reasons).
     pub async fn set_reasons(&self, reasons: &[(JobId, String)]) -> Result<()> {
         if reasons.is_empty() {
             return Ok(());
         }
-        let mut tx = self.write.begin().await?;
+        let mut by_reason: std::collections::BTreeMap<&str, Vec<JobId>> = std::collections::BTreeMap::new();
         for (job, reason) in reasons {
-            sqlx::query("UPDATE jobs SET reason = $1 WHERE id = $2 AND state = 'pending'")
-                .bind(reason)
-                .bind(job.0)
-                .execute(&mut *tx)
-                .await?;
+            by_reason.entry(reason.as_str()).or_default().push(*job);
+        }
+        let mut tx = self.write.begin().await?;
+        for (reason, jobs) in by_reason {
+            for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+                let mut params = Params::new(self.backend());
+                let sql = format!(
+                    "UPDATE jobs SET reason = {} WHERE state = 'pending' AND id IN ({})",
+                    params.one(),
+                    params.list(chunk.len())
+                );
+                let mut update = sqlx::query(&sql).bind(reason);
+                for job in chunk {
+                    update = update.bind(job.0);
+                }
+                update.execute(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

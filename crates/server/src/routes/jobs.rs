@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use strata_api::jobs::{Job, JobEvent, JobList, JobQuery, LogQuery, SubmitJob};
+use strata_api::jobs::{Job, JobEvent, JobList, JobQuery, LogQuery, SubmitJob, SubmitJobs, SubmittedJobs};
 use strata_domain::{ErrorCode, JobId, JobState, TenantId};
 use strata_store::{JobFilter, JobRow, NewJob};
 
@@ -65,6 +65,47 @@ pub async fn submit(
         state.submitter.submit(NewJob { tenant, tenant_name, spec, idempotency_key: key, deployment_id: None }).await?;
     state.metrics.submitted.inc();
     Ok((StatusCode::CREATED, Json(views::job(&job, &[]))).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs/batch", tag = "jobs", request_body = SubmitJobs,
+    responses((status = 201, body = SubmittedJobs), (status = 400, body = strata_api::ErrorBody)),
+    security(("bearer" = [])))]
+/// Up to 1,000 jobs in one request and one transaction: each checked as `POST /api/v1/jobs`
+/// checks one (an error names the job, `jobs[3].cpu_milli`); if any is refused, none is stored.
+pub async fn submit_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<SubmitJobs>,
+) -> AppResult<Response> {
+    caller.require_user()?;
+    req.check_size()?;
+    let fleet = state.fleet.inventories(&state.store).await?;
+    let fleet: Vec<_> = fleet.iter().collect();
+    let mut tenants: Vec<(Option<String>, (TenantId, String))> = Vec::new();
+    let mut new = Vec::with_capacity(req.jobs.len());
+    for (i, job) in req.jobs.into_iter().enumerate() {
+        let in_batch = |e: AppError| match e {
+            AppError::Api(e) => AppError::Api(e.in_batch(i)),
+            other => other,
+        };
+        // Most batches name one tenant (or none): look each name up once.
+        let (tenant, tenant_name) = match tenants.iter().find(|(n, _)| *n == job.tenant) {
+            Some((_, t)) => t.clone(),
+            None => {
+                let t = submit_tenant(&state, &caller, job.tenant.as_deref()).await.map_err(in_batch)?;
+                tenants.push((job.tenant.clone(), t.clone()));
+                t
+            }
+        };
+        let key = job.idempotency_key.clone();
+        let spec = job.into_spec().map_err(|e| e.in_batch(i))?;
+        admission::check(&spec, &fleet).map_err(|e| e.in_batch(i))?;
+        new.push(NewJob { tenant, tenant_name, spec, idempotency_key: key, deployment_id: None });
+    }
+    let rows = state.submitter.submit_all(new).await?;
+    state.metrics.submitted.inc_by(rows.len() as u64);
+    let jobs = rows.iter().map(|j| views::job(j, &[])).collect();
+    Ok((StatusCode::CREATED, Json(SubmittedJobs { jobs })).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobQuery),

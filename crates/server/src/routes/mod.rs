@@ -23,7 +23,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "Strata control plane", description = "Nodes, fleet history, jobs, tenants, keys, models, deployments, usage and the agent protocol of Strata, the open-source AI cloud. The OpenAI-compatible gateway is under /v1."),
     paths(
-        jobs::submit, jobs::list, jobs::show, jobs::cancel, jobs::events, jobs::logs,
+        jobs::submit, jobs::submit_batch, jobs::list, jobs::show, jobs::cancel, jobs::events, jobs::logs,
         nodes::list, nodes::show, nodes::cordon, nodes::uncordon, nodes::drain, fleet::history,
         tenants::create, tenants::list, tenants::set_quota, tenants::set_limits, tenants::whoami,
         keys::create, keys::list, keys::revoke,
@@ -51,6 +51,7 @@ impl utoipa::Modify for BearerAuth {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/jobs", post(jobs::submit).get(jobs::list))
+        .route("/jobs/batch", post(jobs::submit_batch))
         .route("/jobs/{id}", get(jobs::show))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/events", get(jobs::events))

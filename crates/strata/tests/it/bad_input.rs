@@ -126,6 +126,31 @@ async fn absurd_resources_and_unknown_chips_are_refused_and_nothing_is_stored() 
 }
 
 #[tokio::test]
+async fn a_batch_with_one_bad_job_stores_none_and_names_the_job() {
+    let mut c = Cluster::start().await;
+    c.add_agent("a", "2xA100-40GB", &[]).await;
+    let api_error = |err: strata_client::ClientError| {
+        let strata_client::ClientError::Api { status, error } = err else { panic!("not an API error: {err}") };
+        assert_eq!(status, 400);
+        error
+    };
+    let mut bad = submit(&["true"]);
+    bad.gpu_milli = Some(1000);
+    bad.gpu_models = vec!["B200".into()];
+    let err = api_error(c.admin.submit_jobs(&[submit(&["true"]), submit(&["true"]), bad]).await.unwrap_err());
+    assert_eq!(err.code, ErrorCode::UnknownGpuModel);
+    assert_eq!(err.field.as_deref(), Some("jobs[2].gpu_models"));
+    assert!(err.message.starts_with("job 2 of the batch: "), "{}", err.message);
+
+    let err = api_error(c.admin.submit_jobs(&[]).await.unwrap_err());
+    assert_eq!((err.code, err.field.as_deref()), (ErrorCode::InvalidField, Some("jobs")));
+    let err = api_error(c.admin.submit_jobs(&vec![submit(&["true"]); 1001]).await.unwrap_err());
+    assert_eq!((err.code, err.field.as_deref()), (ErrorCode::InvalidField, Some("jobs")));
+    assert!(err.message.contains("1 to 1000 jobs, got 1001"), "{}", err.message);
+    assert!(c.admin.jobs(&JobQuery::default()).await.unwrap().jobs.is_empty(), "no job of a refused batch was stored");
+}
+
+#[tokio::test]
 async fn requests_without_credentials_are_refused() {
     let c = Cluster::start().await;
     let resp = reqwest::get(format!("{}/api/v1/jobs", c.url)).await.unwrap();

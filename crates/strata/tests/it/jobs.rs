@@ -24,6 +24,21 @@ async fn job_runs_and_its_logs_are_read_back() {
 }
 
 #[tokio::test]
+async fn a_batch_is_stored_in_order_and_every_job_runs() {
+    let mut c = Cluster::start().await;
+    c.add_agent("solo", "1xT4", &[]).await;
+    let batch: Vec<_> = (0..5).map(|i| submit(&["sh", "-c", &format!("echo batch job {i}")])).collect();
+    let jobs = c.admin.submit_jobs(&batch).await.unwrap();
+    assert_eq!(jobs.len(), 5);
+    assert!(jobs.windows(2).all(|w| w[0].id.0 < w[1].id.0), "ids in submission order: {jobs:?}");
+    for (i, job) in jobs.iter().enumerate() {
+        let done = wait_done(&c.admin, job.id.0, Duration::from_secs(30)).await;
+        assert_eq!(done.state, JobState::Succeeded, "{}", c.logs());
+        assert_eq!(logs(&c.admin, job.id.0, None).await, format!("batch job {i}\n"));
+    }
+}
+
+#[tokio::test]
 async fn failing_job_reports_its_exit_code_and_retries() {
     let mut c = Cluster::start().await;
     c.add_agent("solo", "1xT4", &[]).await;
