@@ -310,6 +310,11 @@ pub enum JobCommand {
         after_help = "Examples:\n  strata job submit -- python train.py --epochs 3\n  strata job submit --gpus 8 --gpu-model H100-80GB --replicas 2 --name llama -- torchrun train.py\n  strata job submit --gpus 0.5 --cpu 2 --memory 4096 -- python serve.py\n  strata job submit --env SEED=1 --max-retries 3 --checkpoint-dir /ckpt/run1 -- ./train.sh"
     )]
     Submit(Box<SubmitArgs>),
+    /// Submit many jobs from a JSON Lines file: one `POST /api/v1/jobs` body per line.
+    #[command(
+        after_help = "Each line is a job as the API takes it, e.g.\n  {\"command\": [\"python\", \"sweep.py\", \"--lr\", \"0.1\"], \"gpu_milli\": 1000}\nLines are sent 1,000 to a request (`POST /api/v1/jobs/batch`), each request stored whole or not\nat all; a refused request names the line at fault, and the lines before it stay submitted.\n\nExamples:\n  strata job submit-batch sweep.jsonl\n  strata job submit-batch sweep.jsonl -o json"
+    )]
+    SubmitBatch(SubmitBatchArgs),
     /// List jobs, newest first.
     Ls(JobLsArgs),
     /// Show one job with its placement and events.
@@ -318,6 +323,14 @@ pub enum JobCommand {
     Logs(LogsArgs),
     /// Cancel a pending or running job.
     Cancel(JobIdArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitBatchArgs {
+    #[command(flatten)]
+    pub conn: Conn,
+    /// A JSON Lines file of jobs (`-` for standard input).
+    pub file: std::path::PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -1,7 +1,7 @@
 //! `strata job …`
 
 use super::{ago, client, print, table};
-use crate::cli::{JobCommand, SubmitArgs};
+use crate::cli::{JobCommand, SubmitArgs, SubmitBatchArgs};
 use anyhow::{bail, Context};
 use futures::StreamExt;
 use std::io::Write;
@@ -10,6 +10,7 @@ use strata_api::jobs::{Job, JobList, JobQuery, LogQuery, SubmitJob};
 pub async fn run(cmd: JobCommand) -> anyhow::Result<()> {
     match cmd {
         JobCommand::Submit(args) => submit(*args).await,
+        JobCommand::SubmitBatch(args) => submit_batch(args).await,
         JobCommand::Ls(args) => {
             let c = client(&args.conn)?;
             let q = JobQuery { state: args.state, tenant: args.tenant, limit: Some(args.limit), ..Default::default() };
@@ -93,6 +94,62 @@ async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     };
     let job = c.submit_job(&req).await?;
     print(args.conn.output, &job, |j| format!("job {} submitted ({})\n", j.id, j.state))
+}
+
+/// Jobs per `POST /api/v1/jobs/batch` (the server's limit).
+const BATCH: usize = strata_api::jobs::MAX_BATCH_JOBS;
+
+async fn submit_batch(args: SubmitBatchArgs) -> anyhow::Result<()> {
+    let name = args.file.display().to_string();
+    let text = if name == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading jobs from standard input")?
+    } else {
+        std::fs::read_to_string(&args.file).with_context(|| format!("reading {name}"))?
+    };
+    // (line number, job): every line is checked before anything is sent.
+    let mut jobs: Vec<(usize, SubmitJob)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let job = serde_json::from_str(line)
+            .with_context(|| format!("{name}:{}: not a job (a `POST /api/v1/jobs` body as one JSON object)", i + 1))?;
+        jobs.push((i + 1, job));
+    }
+    if jobs.is_empty() {
+        bail!("{name} holds no jobs: write one JSON object per line, e.g. {{\"command\": [\"true\"]}}");
+    }
+    let c = client(&args.conn)?;
+    let mut done: Vec<Job> = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(BATCH) {
+        let batch: Vec<SubmitJob> = chunk.iter().map(|(_, j)| j.clone()).collect();
+        match c.submit_jobs(&batch).await {
+            Ok(submitted) => done.extend(submitted),
+            Err(e) => {
+                let line = at_fault(&e).and_then(|k| chunk.get(k)).map(|(l, _)| format!("{name}:{l}: "));
+                let (first, last) = (chunk[0].0, chunk[chunk.len() - 1].0);
+                let kept = if done.is_empty() {
+                    "nothing was submitted".to_string()
+                } else {
+                    format!("the {} jobs before line {first} were submitted", done.len())
+                };
+                return Err(e).context(format!(
+                    "{}lines {first}–{last} were refused together; {kept}",
+                    line.unwrap_or_default()
+                ));
+            }
+        }
+    }
+    print(args.conn.output, &done, |jobs| {
+        let (first, last) = (jobs.first().map(|j| j.id.0), jobs.last().map(|j| j.id.0));
+        format!("{} jobs submitted (ids {} to {})\n", jobs.len(), first.unwrap_or(0), last.unwrap_or(0))
+    })
+}
+
+/// Which job of a batch the server refused, from the error's field (`jobs[3].cpu_milli`).
+fn at_fault(e: &strata_client::ClientError) -> Option<usize> {
+    let strata_client::ClientError::Api { error, .. } = e else { return None };
+    error.field.as_deref()?.strip_prefix("jobs[")?.split(']').next()?.parse().ok()
 }
 
 fn gpus(job: &Job) -> String {

@@ -108,6 +108,27 @@ async fn up_submit_follow_logs_and_resume() {
     let (ok, _, err) = cli(&dir, &["job", "submit", "--gpus", "1.5", "--", "true"]);
     assert!(!ok && err.contains("neither a share"), "{err}");
 
+    // Many jobs from a JSON Lines file; a refused batch names its line and stores nothing.
+    let sweep = tmp.path().join("sweep.jsonl");
+    std::fs::write(
+        &sweep,
+        "{\"command\": [\"true\"], \"name\": \"sweep-a\"}\n\n{\"command\": [\"true\"], \"name\": \"sweep-b\"}\n",
+    )
+    .unwrap();
+    let done = json(&dir, &["job", "submit-batch", sweep.to_str().unwrap(), "-o", "json"]);
+    let names: Vec<&str> = done.as_array().unwrap().iter().map(|j| j["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sweep-a", "sweep-b"]);
+    std::fs::write(
+        &sweep,
+        "{\"command\": [\"true\"], \"name\": \"never\"}\n{\"command\": [\"true\"], \"cpu_milli\": -1}\n",
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&dir, &["job", "submit-batch", sweep.to_str().unwrap()]);
+    assert!(!ok && err.contains("sweep.jsonl:2: lines 1–2 were refused together; nothing was submitted"), "{err}");
+    assert!(err.contains("cpu_milli"), "{err}");
+    let (_, table, _) = cli(&dir, &["job", "ls"]);
+    assert!(table.contains("sweep-b") && !table.contains("never"), "{table}");
+
     // Ctrl-C stops everything cleanly.
     nix_kill(first.pid(), "INT");
     let status = wait_for("strata up to exit", Duration::from_secs(20), || {
