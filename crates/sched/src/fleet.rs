@@ -30,6 +30,8 @@ pub(crate) struct Node<'a> {
     pub gpus: Vec<Dev>,
     /// The distinct models on this node, ascending; lets whole-device fits scan per model.
     pub models: Vec<usize>,
+    /// Interned rack: a position in [`Fleet::racks`].
+    pub rack: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -38,6 +40,8 @@ pub(crate) struct Fleet<'a> {
     pub nodes: Vec<Node<'a>>,
     /// Every chip model in the fleet, sorted by name; a model's id is its position.
     pub models: Vec<&'a str>,
+    /// Every rack in the fleet, sorted by name; a rack's id is its position.
+    pub racks: Vec<&'a str>,
     /// Positions of the nodes whose free capacity changed since [`Fleet::take_changed`] was last
     /// called, in order, repeats included. Every mutation goes through a `Fleet` method that logs
     /// here, so whatever keeps state about nodes (an index, cached scores) has one place to learn
@@ -103,6 +107,8 @@ impl<'a> Fleet<'a> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
+        let racks: Vec<&str> =
+            views.iter().filter_map(|n| n.rack.as_deref()).collect::<BTreeSet<_>>().into_iter().collect();
         let mut nodes: Vec<Node> = views
             .iter()
             .map(|view| {
@@ -124,11 +130,12 @@ impl<'a> Fleet<'a> {
                     mem: view.free_memory.0,
                     gpus,
                     models: node_models.into_iter().collect(),
+                    rack: view.rack.as_deref().and_then(|r| racks.binary_search(&r).ok()),
                 }
             })
             .collect();
         nodes.sort_by_key(|n| n.view.id);
-        Fleet { nodes, models, changed: Vec::new() }
+        Fleet { nodes, models, racks, changed: Vec::new() }
     }
 
     /// The position of a node in `nodes`, if it is schedulable this cycle.

@@ -291,20 +291,36 @@ pub(crate) fn place_gang(
 
 /// One node if possible, else the best single rack, else the whole fleet.
 fn choose_plan(fleet: &Fleet, evals: &[Eval], r: u32) -> Option<Plan> {
-    let anywhere = fewest_nodes(evals.iter().collect(), r)?;
-    if anywhere.len() == 1 {
-        return Some(anywhere);
+    // One node: the tightest that holds all `r` (fewest replicas room, then score, then
+    // position) — what `fewest_nodes` would pick, found without sorting every node.
+    if let Some(e) = evals.iter().filter(|e| e.count >= r).min_by_key(|e| (e.count, e.score, e.node)) {
+        return Some(vec![(e.node, r)]);
     }
-    let mut racks: BTreeMap<&str, Vec<&Eval>> = BTreeMap::new();
+    let Some(first) = evals.first() else { return None };
+    // The evaluations grouped by rack in one flat list (a counting sort: racks are few and
+    // interned), instead of a list per rack.
+    let mut start = vec![0usize; fleet.racks.len() + 1];
     for e in evals {
-        if let Some(rack) = fleet.nodes[e.node].view.rack.as_deref() {
-            racks.entry(rack).or_default().push(e);
+        if let Some(rack) = fleet.nodes[e.node].rack {
+            start[rack + 1] += 1;
         }
     }
-    // Fewest nodes, then the rack with the least room left (best fit); BTreeMap order breaks
-    // the remaining ties by rack name.
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut next = start.clone();
+    let mut grouped: Vec<&Eval> = vec![first; start[fleet.racks.len()]];
+    for e in evals {
+        if let Some(rack) = fleet.nodes[e.node].rack {
+            grouped[next[rack]] = e;
+            next[rack] += 1;
+        }
+    }
+    // Fewest nodes, then the rack with the least room left (best fit); racks are in name order,
+    // which breaks the remaining ties.
     let mut best: Option<((usize, u64), Plan)> = None;
-    for members in racks.into_values() {
+    for rack in 0..fleet.racks.len() {
+        let members = &mut grouped[start[rack]..start[rack + 1]];
         let room: u64 = members.iter().map(|e| u64::from(e.count)).sum();
         if room < u64::from(r) {
             continue;
@@ -316,12 +332,15 @@ fn choose_plan(fleet: &Fleet, evals: &[Eval], r: u32) -> Option<Plan> {
             }
         }
     }
-    Some(best.map_or(anywhere, |(_, plan)| plan))
+    match best {
+        Some((_, plan)) => Some(plan),
+        None => fewest_nodes(&mut evals.iter().collect::<Vec<_>>(), r),
+    }
 }
 
 /// Covers `r` replicas with as few nodes as possible: take the roomiest nodes until the rest
 /// fits on one, then finish on the tightest node that can hold the rest (best fit).
-fn fewest_nodes(mut pool: Vec<&Eval>, r: u32) -> Option<Plan> {
+fn fewest_nodes(pool: &mut [&Eval], r: u32) -> Option<Plan> {
     pool.sort_by_key(|e| (Reverse(e.count), e.score, e.node));
     let mut plan = Vec::new();
     let mut remaining = r;
@@ -390,17 +409,17 @@ mod tests {
     #[test]
     fn fewest_nodes_takes_the_roomiest_then_finishes_on_the_tightest() {
         let evals = [eval(0, 1), eval(1, 3), eval(2, 2), eval(3, 3)];
-        let plan = fewest_nodes(evals.iter().collect(), 5);
+        let plan = fewest_nodes(&mut evals.iter().collect::<Vec<_>>(), 5);
         assert_eq!(plan, Some(vec![(1, 3), (2, 2)]));
-        let plan = fewest_nodes(evals.iter().collect(), 4);
+        let plan = fewest_nodes(&mut evals.iter().collect::<Vec<_>>(), 4);
         assert_eq!(plan, Some(vec![(1, 3), (0, 1)]));
-        let plan = fewest_nodes(evals.iter().collect(), 3);
+        let plan = fewest_nodes(&mut evals.iter().collect::<Vec<_>>(), 3);
         assert_eq!(plan, Some(vec![(1, 3)]));
     }
 
     #[test]
     fn fewest_nodes_gives_up_when_the_pool_is_too_small() {
         let evals = [eval(0, 1), eval(1, 2)];
-        assert_eq!(fewest_nodes(evals.iter().collect(), 4), None);
+        assert_eq!(fewest_nodes(&mut evals.iter().collect::<Vec<_>>(), 4), None);
     }
 }
