@@ -296,7 +296,7 @@ fn choose_plan(fleet: &Fleet, evals: &[Eval], r: u32) -> Option<Plan> {
     if let Some(e) = evals.iter().filter(|e| e.count >= r).min_by_key(|e| (e.count, e.score, e.node)) {
         return Some(vec![(e.node, r)]);
     }
-    let Some(first) = evals.first() else { return None };
+    let first = evals.first()?;
     // The evaluations grouped by rack in one flat list (a counting sort: racks are few and
     // interned), instead of a list per rack.
     let mut start = vec![0usize; fleet.racks.len() + 1];
