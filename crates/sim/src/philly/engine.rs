@@ -4,6 +4,7 @@
 //! nominal quotas. Its placements start jobs; its preemptions stop them (back to the queue, with
 //! the work since their last checkpoint lost).
 
+use super::predict::Predictor;
 use super::Policy;
 use crate::gavel::generate::SimJob;
 use std::collections::BTreeMap;
@@ -88,6 +89,8 @@ pub fn simulate(
     let mut waiting: BTreeMap<usize, ()> = BTreeMap::new();
     let mut active: BTreeMap<usize, Active> = BTreeMap::new();
     let (mut next_arrival, mut now, mut busy_gpu_s, mut cycles) = (0usize, 0.0f64, 0.0f64, 0u64);
+    // What has been learned from the jobs finished so far (`sjf-learned`).
+    let mut history = Predictor::default();
 
     loop {
         let next_end = active.values().map(|a| a.end_s).min_by(f64::total_cmp);
@@ -104,6 +107,7 @@ pub fn simulate(
             release(&mut views, &a.replicas);
             busy_gpu_s += (a.end_s - a.start_s) * f64::from(jobs[j].gpus);
             outcomes[j].finish_s = Some(a.end_s);
+            history.learn(&jobs[j], a.end_s - outcomes[j].first_start_s.unwrap_or(a.start_s));
             tick(1);
         }
         while next_arrival < jobs.len() && jobs[next_arrival].arrival_s <= now {
@@ -114,7 +118,13 @@ pub fn simulate(
             continue;
         }
         cycles += 1;
-        let input = snapshot(policy, jobs, &views, &waiting, &active, &remaining, tenants, nominal, now, checkpoint_s);
+        // A job's remaining time as the policy knows it: the truth, or (`sjf-learned`, where no
+        // job is preempted) the duration predicted from the jobs finished so far.
+        let known = |j: usize| match policy {
+            Policy::SjfLearned => history.predict(&jobs[j]),
+            _ => remaining[j],
+        };
+        let input = snapshot(policy, jobs, &views, &waiting, &active, &known, tenants, nominal, now, checkpoint_s);
         let decisions = if policy == Policy::Fifo { strict_fifo(input) } else { schedule(&input) };
         for p in &decisions.preemptions {
             let j = (p.job.0 - 1) as usize;
@@ -160,7 +170,7 @@ fn snapshot(
     views: &[NodeView],
     waiting: &BTreeMap<usize, ()>,
     active: &BTreeMap<usize, Active>,
-    remaining: &[f64],
+    known: &dyn Fn(usize) -> f64,
     tenants: usize,
     nominal: &[u64],
     now: f64,
@@ -178,15 +188,15 @@ fn snapshot(
                 submitted_at_ms: (jobs[j].arrival_s * MS) as i64,
                 replicas,
                 resources: resources(per),
-                runtime_estimate_ms: estimates.then(|| (remaining[j] * MS) as u64),
+                runtime_estimate_ms: estimates.then(|| (known(j) * MS) as u64),
             }
         })
         .collect();
-    if policy == Policy::Sjf {
+    if matches!(policy, Policy::Sjf | Policy::SjfLearned) {
         // Shortest GPU-time first: priorities by rank, ties by arrival, then id.
         let work = |p: &PendingJob| {
             let j = (p.id.0 - 1) as usize;
-            f64::from(jobs[j].gpus) * remaining[j]
+            f64::from(jobs[j].gpus) * known(j)
         };
         pending.sort_by(|a, b| {
             work(a).total_cmp(&work(b)).then(a.submitted_at_ms.cmp(&b.submitted_at_ms)).then(a.id.cmp(&b.id))
@@ -212,7 +222,11 @@ fn snapshot(
                 priority: 0,
                 preemptible: policy == Policy::Quota,
                 progress_since_ms: (since * MS) as i64,
-                expected_end_ms: estimates.then_some((a.end_s * MS) as i64),
+                // A prediction may have run out: then the job is expected to end any moment.
+                expected_end_ms: estimates.then(|| match policy {
+                    Policy::SjfLearned => ((a.start_s + known(j)).max(now) * MS) as i64,
+                    _ => (a.end_s * MS) as i64,
+                }),
                 replicas: a.replicas.clone(),
             }
         })

@@ -13,8 +13,12 @@
 //! - `quota`: `easy` plus nominal quotas — each VC is guaranteed GPUs in proportion to its share
 //!   of the trace's GPU demand; beyond that it borrows, and gives back by preemption (jobs
 //!   checkpoint every `--checkpoint-min` minutes; the rest is lost).
+//! - `sjf`: `easy` with the least GPU-time first, from the true durations (an oracle's bound).
+//! - `sjf-learned`: the same order from durations learned online from finished jobs
+//!   (`predict.rs`), which also serve as EASY's estimates.
 
 pub mod engine;
+pub mod predict;
 
 use crate::gavel::{generate::msr_jobs, trace};
 use anyhow::Context;
@@ -34,6 +38,9 @@ pub enum Policy {
     /// Easy, with the least GPU-time (GPUs × remaining time) first: QSSF's ideal (Helios,
     /// SC'21), with the true durations as its prediction — a bound, not a predictor.
     Sjf,
+    /// Sjf with durations predicted from the jobs finished so far (same VC, model and GPU
+    /// count, backing off to coarser keys), for the order and for EASY's estimates alike.
+    SjfLearned,
 }
 
 impl Policy {
@@ -44,6 +51,7 @@ impl Policy {
             Policy::Easy => "easy",
             Policy::Quota => "quota",
             Policy::Sjf => "sjf",
+            Policy::SjfLearned => "sjf-learned",
         }
     }
 }
@@ -240,6 +248,28 @@ mod tests {
         assert_eq!((fifo.outcomes[1].first_start_s, fifo.outcomes[2].first_start_s), (Some(1000.0), Some(6000.0)));
         let sjf = run(Policy::Sjf, &jobs, &[]);
         assert_eq!((sjf.outcomes[2].first_start_s, sjf.outcomes[1].first_start_s), (Some(1000.0), Some(1100.0)));
+    }
+
+    #[test]
+    fn learned_shortest_first_orders_by_what_finished_jobs_took() {
+        let typed = |kind: &str, seconds: f64, arrival_s: f64| SimJob {
+            job_type: kind.into(),
+            ..job(0, 16, seconds, arrival_s)
+        };
+        // A short job and a long one finish first; then a long and a short one wait together.
+        let jobs = [
+            typed("short", 10.0, 0.0),
+            typed("long", 1000.0, 20.0),
+            typed("long", 1000.0, 30.0),
+            typed("short", 10.0, 31.0),
+        ];
+        let learned = run(Policy::SjfLearned, &jobs, &[]);
+        assert_eq!(
+            (learned.outcomes[3].first_start_s, learned.outcomes[2].first_start_s),
+            (Some(1020.0), Some(1030.0))
+        );
+        let easy = run(Policy::Easy, &jobs, &[]);
+        assert_eq!((easy.outcomes[2].first_start_s, easy.outcomes[3].first_start_s), (Some(1020.0), Some(2020.0)));
     }
 
     #[test]
