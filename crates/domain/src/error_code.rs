@@ -23,6 +23,8 @@ pub enum ErrorCode {
     NotFound,
     /// The request conflicts with the resource's state (cancelling a finished job, a duplicate name).
     Conflict,
+    /// The request body is larger than the endpoint accepts.
+    TooLarge,
     /// Something broke on the server; details are in its log, not in the response.
     Internal,
 }
@@ -39,6 +41,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::TooLarge => "too_large",
             ErrorCode::Internal => "internal",
         }
     }
@@ -55,6 +58,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
+            ErrorCode::TooLarge => 413,
             ErrorCode::Internal => 500,
         }
     }

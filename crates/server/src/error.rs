@@ -78,6 +78,15 @@ where
 }
 
 fn json_rejection(rejection: JsonRejection) -> AppError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return AppError::new(
+            ErrorCode::TooLarge,
+            format!(
+                "the request body is too large ({}); send fewer or smaller items per request",
+                rejection.body_text()
+            ),
+        );
+    }
     let detail = match &rejection {
         JsonRejection::JsonDataError(e) => {
             std::error::Error::source(e).map_or_else(|| e.body_text(), |s| s.to_string())

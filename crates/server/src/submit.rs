@@ -11,7 +11,8 @@ use strata_store::{JobRow, NewJob, Store};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 
-/// Largest batch per transaction: keeps one commit's latency bounded.
+/// Most jobs per transaction, requests kept whole: keeps one commit's latency, and what one
+/// failed commit refuses, bounded.
 const MAX_BATCH: usize = 1024;
 /// Submissions waiting for the writer before new ones wait for room (backpressure).
 const QUEUE: usize = 8192;
@@ -53,14 +54,28 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<(Vec<NewJob>, Reply)
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     // Each request's reply and how many of `jobs` are its.
     let mut replies: Vec<(Reply, usize)> = Vec::new();
-    while let Some((first, reply)) = rx.recv().await {
-        replies.push((reply, first.len()));
-        jobs.extend(first);
+    // A request taken that would have made the transaction larger than `MAX_BATCH`: it starts
+    // the next one (a request is never split; one larger than `MAX_BATCH` goes alone).
+    let mut held: Option<(Vec<NewJob>, Reply)> = None;
+    loop {
+        let first = match held.take() {
+            Some(request) => request,
+            None => match rx.recv().await {
+                Some(request) => request,
+                None => return,
+            },
+        };
+        replies.push((first.1, first.0.len()));
+        jobs.extend(first.0);
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok((more, reply)) => {
+                Ok((more, reply)) if jobs.len() + more.len() <= MAX_BATCH => {
                     replies.push((reply, more.len()));
                     jobs.extend(more);
+                }
+                Ok(request) => {
+                    held = Some(request);
+                    break;
                 }
                 Err(_) => break,
             }

@@ -3,6 +3,7 @@
 use crate::rows::{EventRow, JobRow, JOB_COLUMNS};
 use crate::{to_json, Backend, Params, Result, Store, StoreError, ROWS_PER_STATEMENT};
 use sqlx::{Any, Row, Transaction};
+use std::collections::{HashMap, VecDeque};
 use strata_domain::{JobId, JobSpec, JobState, TenantId};
 
 /// A job to insert.
@@ -211,9 +212,9 @@ async fn insert_keyed(tx: &mut Transaction<'_, Any>, job: &NewJob, now_ms: i64) 
 }
 
 /// Inserts jobs without idempotency keys in one statement, and their `submitted` events in
-/// another. Ids come from one statement on the transaction's connection, assigned in the order
-/// of the rows (SQLite's rowids and PostgreSQL's sequence alike), so the k-th smallest id
-/// returned is the k-th job's — the order RETURNING lists them in is not promised.
+/// another. The order RETURNING lists the new rows in is not promised, so each id is paired
+/// with its job by content (tenant and spec; rows alike in both are interchangeable), the
+/// smallest id to the first such job.
 async fn insert_unkeyed(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
@@ -225,31 +226,41 @@ async fn insert_unkeyed(
         .map(|_| format!("({}, 'pending', {}, 0, 0, NULL, NULL, {})", params.list(3), params.one(), params.list(3)))
         .collect();
     let sql = format!(
-        "INSERT INTO jobs (tenant_id, name, spec, state, priority, attempt, failures, reason, idempotency_key, created_ms, updated_ms, deployment_id) VALUES {} RETURNING id",
+        "INSERT INTO jobs (tenant_id, name, spec, state, priority, attempt, failures, reason, idempotency_key, created_ms, updated_ms, deployment_id) VALUES {} RETURNING id, tenant_id, spec",
         values.join(", ")
     );
+    let specs = jobs.iter().map(|j| to_json(&j.spec)).collect::<Result<Vec<String>>>()?;
     let mut insert = sqlx::query(&sql);
-    for job in jobs {
+    for (job, spec) in jobs.iter().zip(&specs) {
         insert = insert
             .bind(job.tenant.0)
             .bind(job.spec.name.as_str())
-            .bind(to_json(&job.spec)?)
+            .bind(spec.as_str())
             .bind(i64::from(job.spec.priority))
             .bind(now_ms)
             .bind(now_ms)
             .bind(job.deployment_id);
     }
-    let mut ids = insert
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|row| row.try_get::<i64, _>("id"))
-        .collect::<Result<Vec<_>, _>>()?;
-    if ids.len() != jobs.len() {
-        return Err(StoreError::Corrupt(format!("{} jobs inserted but {} ids returned", jobs.len(), ids.len())));
+    let mut returned = Vec::with_capacity(jobs.len());
+    for row in insert.fetch_all(&mut **tx).await? {
+        returned.push((
+            row.try_get::<i64, _>("id")?,
+            row.try_get::<i64, _>("tenant_id")?,
+            row.try_get::<String, _>("spec")?,
+        ));
     }
-    ids.sort_unstable();
-    let ids: Vec<JobId> = ids.into_iter().map(JobId).collect();
+    returned.sort_unstable_by_key(|r| r.0);
+    let mut by_content: HashMap<(i64, String), VecDeque<i64>> = HashMap::new();
+    for (id, tenant, spec) in returned {
+        by_content.entry((tenant, spec)).or_default().push_back(id);
+    }
+    let mut ids = Vec::with_capacity(jobs.len());
+    for (job, spec) in jobs.iter().zip(specs) {
+        let id = by_content.get_mut(&(job.tenant.0, spec)).and_then(VecDeque::pop_front).ok_or_else(|| {
+            StoreError::Corrupt(format!("job {:?} was inserted but its row was not returned", job.spec.name))
+        })?;
+        ids.push(JobId(id));
+    }
     let events: Vec<(JobId, &str)> = ids.iter().map(|&id| (id, "job submitted")).collect();
     insert_events(tx, backend, now_ms, "submitted", &events).await?;
     Ok(jobs.iter().zip(ids).map(|(job, id)| new_row(job, id, now_ms)).collect())

@@ -51,7 +51,7 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Rows per multi-row statement: at up to 8 parameters a row, far below SQLite's (32,766) and
+/// Rows per multi-row statement: at up to 10 parameters a row, far below SQLite's (32,766) and
 /// PostgreSQL's (65,535) limits on parameters per statement.
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 

@@ -118,16 +118,17 @@ impl Store {
             let mut tasks = Vec::new();
             let mut events = Vec::new();
             for (placement, summary) in chunk {
-                let Some((attempt, resources)) = claimed.get(&placement.job.0) else { continue };
+                // `remove`: a job listed twice is placed once, as when each claim was its own UPDATE.
+                let Some((attempt, resources)) = claimed.remove(&placement.job.0) else { continue };
                 for (replica, at) in placement.replicas.iter().enumerate() {
                     let gpu_milli = at.gpus.iter().map(|g| i64::from(g.milli.0)).sum::<i64>();
                     tasks.push((
                         placement.job,
-                        *attempt,
+                        attempt,
                         replica as i64,
                         at.node,
                         to_json(&at.gpus)?,
-                        resources,
+                        resources.clone(),
                         gpu_milli,
                     ));
                 }

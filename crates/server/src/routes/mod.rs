@@ -36,6 +36,9 @@ use utoipa::OpenApi;
 )]
 pub struct ApiDoc;
 
+/// Largest body of `POST /api/v1/jobs/batch`, in bytes.
+pub const BATCH_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
 struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -51,7 +54,8 @@ impl utoipa::Modify for BearerAuth {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/jobs", post(jobs::submit).get(jobs::list))
-        .route("/jobs/batch", post(jobs::submit_batch))
+        // 1,000 jobs with long commands and environments outgrow axum's default 2 MiB.
+        .route("/jobs/batch", post(jobs::submit_batch).layer(axum::extract::DefaultBodyLimit::max(BATCH_BODY_LIMIT)))
         .route("/jobs/{id}", get(jobs::show))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/events", get(jobs::events))
