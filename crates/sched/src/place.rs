@@ -203,8 +203,7 @@ fn make_room(fleet: &mut Fleet, victims: &mut Victims, job: &PendingJob, needs: 
             // One replica fits if any node fits it: no copy of the fleet needed.
             return Chooser::classic().choose(f, needs).is_some();
         }
-        let mut scratch = f.clone();
-        place_gang(&mut scratch, needs, job.replicas, &mut Chooser::classic()).is_ok()
+        gang_fits(f, needs, job.replicas)
     })?;
     victims.stop(fleet, &plan);
     Some(plan)
@@ -253,6 +252,22 @@ struct Eval {
     node: usize,
     count: u32,
     score: Score,
+}
+
+/// Whether [`place_gang`] would place all `r` replicas: exactly when the nodes together hold `r`
+/// (a plan over every node then always exists), so it is asked without copying the fleet or
+/// placing anything — the victim search asks it once per victim it tries.
+fn gang_fits(fleet: &Fleet, needs: &Needs, r: u32) -> bool {
+    let mut total = 0u64;
+    for node in &fleet.nodes {
+        if let Some((count, _)) = node.capacity(needs, r) {
+            total += u64::from(count);
+            if total >= u64::from(r) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Places all `r` replicas or none. `Err` carries how many replicas would fit now (for the reason).
@@ -400,6 +415,23 @@ pub(crate) fn replica(fleet: &Fleet, node: usize, taken: &Taken) -> ReplicaPlace
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{arb_fleet, arb_request, arb_roomy_fleet};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The victim search's cheap question gets the answer placing the gang would give.
+        #[test]
+        fn gang_fits_exactly_when_the_gang_can_be_placed(
+            views in prop_oneof![arb_fleet(), arb_roomy_fleet()],
+            res in arb_request(),
+            r in 2u32..7,
+        ) {
+            let fleet = Fleet::new(&views);
+            let needs = fleet.needs(&res);
+            let placed = place_gang(&mut fleet.clone(), &needs, r, &mut Chooser::classic()).is_ok();
+            prop_assert_eq!(gang_fits(&fleet, &needs, r), placed);
+        }
+    }
 
     fn eval(node: usize, count: u32) -> Eval {
         let score = Score { pref: 0, dev_after: 0, gpu_after: 0, cpu_after: 0, mem_after: 0 };
