@@ -209,6 +209,13 @@ impl<'a> Fleet<'a> {
     }
 }
 
+impl Needs<'_> {
+    /// Whether the request's node labels allow `node` (most requests name none).
+    fn allows_node(&self, node: &Node) -> bool {
+        self.res.node_labels.is_empty() || self.res.allows_node(&node.view.labels)
+    }
+}
+
 impl Node<'_> {
     fn device(&self, index: u32) -> Option<&Dev> {
         self.gpus.binary_search_by_key(&index, |d| d.index).ok().map(|p| &self.gpus[p])
@@ -272,7 +279,7 @@ impl Node<'_> {
 
     /// Whether one replica fits now, and how good the node would be for it. Does not mutate.
     pub fn fit(&self, needs: &Needs) -> Option<Fit> {
-        if self.cpu < needs.cpu || self.mem < needs.mem || !needs.res.allows_node(&self.view.labels) {
+        if self.cpu < needs.cpu || self.mem < needs.mem || !needs.allows_node(self) {
             return None;
         }
         let (choice, pref, dev_after) = self.fit_gpu(needs)?;
@@ -337,12 +344,12 @@ impl Node<'_> {
     /// memory, and each device's or model's free amount, on the stack) rather than on a copy of
     /// the node.
     pub fn capacity(&self, needs: &Needs, max: u32) -> Option<(u32, Score)> {
-        let first = self.fit(needs)?;
-        if max <= 1 {
-            return Some((1, first.score));
-        }
-        if self.gpus.len() > COUNTED_DEVICES {
+        if max <= 1 || self.gpus.len() > COUNTED_DEVICES {
             return self.capacity_by_copy(needs, max);
+        }
+        // What `fit` checks besides devices; the devices are counted below (none: no fit).
+        if self.cpu < needs.cpu || self.mem < needs.mem || !needs.allows_node(self) {
+            return None;
         }
         let room = |free: u64, need: u64| free.checked_div(need).unwrap_or(u64::from(max));
         // At least 1: the first replica fits.
@@ -391,6 +398,9 @@ impl Node<'_> {
                 (count, pref, 0, u64::from(n) * u64::from(WHOLE))
             }
         };
+        if count == 0 {
+            return None;
+        }
         let k = u64::from(count);
         let score = Score {
             pref,
