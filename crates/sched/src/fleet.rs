@@ -42,6 +42,9 @@ pub(crate) struct Fleet<'a> {
     pub models: Vec<&'a str>,
     /// Every rack in the fleet, sorted by name; a rack's id is its position.
     pub racks: Vec<&'a str>,
+    /// Whether every node carries at most one chip model (most fleets): then whole-GPU replicas
+    /// that share a node all take the same model.
+    pub single_model: bool,
     /// Positions of the nodes whose free capacity changed since [`Fleet::take_changed`] was last
     /// called, in order, repeats included. Every mutation goes through a `Fleet` method that logs
     /// here, so whatever keeps state about nodes (an index, cached scores) has one place to learn
@@ -135,7 +138,8 @@ impl<'a> Fleet<'a> {
             })
             .collect();
         nodes.sort_by_key(|n| n.view.id);
-        Fleet { nodes, models, racks, changed: Vec::new() }
+        let single_model = nodes.iter().all(|n| n.models.len() <= 1);
+        Fleet { nodes, models, racks, single_model, changed: Vec::new() }
     }
 
     /// The position of a node in `nodes`, if it is schedulable this cycle.

@@ -9,7 +9,7 @@
 
 use crate::backfill::Reservation;
 use crate::fair::FairOrder;
-use crate::fleet::{Fleet, Needs, Score, Taken};
+use crate::fleet::{Fleet, Gpu, Needs, Score, Taken};
 use crate::model::{
     Decisions, GpuAssignment, HeldReplica, PendingJob, Placement, Preemption, ReplicaPlacement, RunningJob, SchedInput,
     Waiting,
@@ -288,9 +288,12 @@ pub(crate) fn place_gang(
         return Ok(vec![replica(fleet, i, &taken)]);
     }
 
+    chooser.sync(fleet);
+    if let Some(node) = one_node_by_index(fleet, needs, r, chooser) {
+        return commit(fleet, needs, &vec![(node, r)]).ok_or(u64::from(r));
+    }
     // Every node that fits one replica; the chooser's index, where it has one, skips those whose
     // devices cannot (most of a busy fleet).
-    chooser.sync(fleet);
     let eval = |node: usize| fleet.nodes[node].capacity(needs, r).map(|(count, score)| Eval { node, count, score });
     let evals: Vec<Eval> = match chooser.candidates(fleet, needs) {
         Some(nodes) => nodes.into_iter().filter_map(eval).collect(),
@@ -302,6 +305,29 @@ pub(crate) fn place_gang(
     }
     let plan = choose_plan(fleet, &evals, r).ok_or(total)?;
     commit(fleet, needs, &plan).ok_or(total)
+}
+
+/// The node a whole gang goes on when one node can hold it, found by the index without
+/// evaluating every node — where that is exact: whole-GPU replicas on a fleet whose nodes carry
+/// one chip model each. There, `r` replicas of `n` GPUs fit on a node exactly when one replica of
+/// `r·n` GPUs and `r` times the CPU and memory does, and the score of the last of the `r`
+/// ([`Node::capacity`]) is that one replica's score, so the tightest node that holds the gang
+/// ([`choose_plan`]'s one-node choice) is the index's best fit for the sum. `None` when no node
+/// holds it, or the index cannot say (the caller evaluates every node).
+fn one_node_by_index(fleet: &Fleet, needs: &Needs, r: u32, chooser: &mut Chooser) -> Option<usize> {
+    let Gpu::Whole(n) = needs.gpu else { return None };
+    if !fleet.single_model {
+        return None;
+    }
+    let whole = Needs {
+        cpu: needs.cpu.checked_mul(u64::from(r))?,
+        mem: needs.mem.checked_mul(u64::from(r))?,
+        gpu: Gpu::Whole(n.checked_mul(r)?),
+        allowed: needs.allowed.clone(),
+        pref: needs.pref.clone(),
+        res: needs.res,
+    };
+    chooser.indexed_best(fleet, &whole).flatten().map(|(node, _)| node)
 }
 
 /// One node if possible, else the best single rack, else the whole fleet.

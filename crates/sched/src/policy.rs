@@ -146,6 +146,15 @@ impl Chooser {
         }
     }
 
+    /// The index's best-fit node for `needs`, if this chooser has an index and it can answer
+    /// (`Some(None)`: no node fits).
+    pub fn indexed_best(&mut self, fleet: &Fleet, needs: &Needs) -> Option<Option<(usize, Choice)>> {
+        if self.index_on_demand && self.index.is_none() {
+            self.index = Some(FitIndex::new(fleet));
+        }
+        self.index.as_mut()?.best(fleet, needs, |_| true)
+    }
+
     /// The nodes that could hold one replica, if this chooser's index can tell (see
     /// [`FitIndex::candidates`]); `None` means every node.
     pub fn candidates(&mut self, fleet: &Fleet, needs: &Needs) -> Option<Vec<usize>> {
