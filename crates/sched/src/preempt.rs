@@ -79,8 +79,16 @@ impl<'a> Victims<'a> {
         self.use_by_model.get(&(tenant, model)).copied().unwrap_or(0)
     }
 
-    /// Whether running job `v` may be stopped for `job`, and on what grounds.
-    fn grounds(&self, v: usize, job: &PendingJob, needs: &Needs) -> Option<Grounds> {
+    /// Whether running job `v` may be stopped for `job`, and on what grounds. `lend` is the chip
+    /// models on which `job`'s tenant may reclaim ([`Victims::reclaimable_models`]), `over`
+    /// a memo of whether a tenant borrows a model beyond its nominal quota.
+    fn grounds(
+        &self,
+        v: usize,
+        job: &PendingJob,
+        lend: &[&str],
+        over: &mut Vec<(TenantId, usize, bool)>,
+    ) -> Option<Grounds> {
         let r = self.running[v];
         if self.stopped[v] || !r.preemptible {
             return None;
@@ -88,19 +96,44 @@ impl<'a> Victims<'a> {
         if r.tenant == job.tenant {
             return (r.priority < job.priority).then_some(Grounds::Priority);
         }
-        let want = u64::from(job.replicas) * u64::from(needs.res.gpu_milli.total_milli().0);
+        if lend.is_empty() {
+            return None;
+        }
         let reclaimable = r.replicas.iter().filter_map(|h| h.gpu_model.as_deref()).any(|m| {
-            let lender_within = self.used(job.tenant, m) + want <= self.nominal(job.tenant, m);
-            let borrower_over = self.used(r.tenant, m) > self.nominal(r.tenant, m);
-            want > 0 && needs.res.allows_model(m) && lender_within && borrower_over
+            let Some(k) = lend.iter().position(|l| *l == m) else { return false };
+            let known = over.iter().find(|&&(t, i, _)| t == r.tenant && i == k).map(|&(_, _, o)| o);
+            known.unwrap_or_else(|| {
+                let o = self.used(r.tenant, m) > self.nominal(r.tenant, m);
+                over.push((r.tenant, k, o));
+                o
+            })
         });
         reclaimable.then_some(Grounds::Reclaim)
     }
 
+    /// The chip models on which `job`'s tenant may take back GPUs from borrowers: the job may
+    /// use them, and the tenant stays within its nominal quota of them with the job placed.
+    /// Fixed while one job's victims are chosen, so it is worked out once, not per running job.
+    fn reclaimable_models(&self, job: &PendingJob, needs: &Needs) -> Vec<&'a str> {
+        let want = u64::from(job.replicas) * u64::from(needs.res.gpu_milli.total_milli().0);
+        if want == 0 {
+            return Vec::new();
+        }
+        let Some(limits) = self.tenants.get(&job.tenant) else { return Vec::new() };
+        limits
+            .nominal_gpu_milli
+            .iter()
+            .filter(|&(m, &nominal)| needs.res.allows_model(m) && self.used(job.tenant, m) + want <= nominal)
+            .map(|(m, _)| m.as_str())
+            .collect()
+    }
+
     /// Eligible victims for `job`, cheapest first.
     fn candidates(&self, job: &PendingJob, needs: &Needs) -> Vec<(usize, Grounds)> {
+        let lend = self.reclaimable_models(job, needs);
+        let mut over = Vec::new();
         let mut c: Vec<(usize, Grounds)> =
-            (0..self.running.len()).filter_map(|v| self.grounds(v, job, needs).map(|g| (v, g))).collect();
+            (0..self.running.len()).filter_map(|v| self.grounds(v, job, &lend, &mut over).map(|g| (v, g))).collect();
         c.sort_by_key(|&(v, _)| {
             let r = self.running[v];
             (self.cost[v], r.priority, std::cmp::Reverse(r.progress_since_ms), std::cmp::Reverse(r.id))
@@ -131,11 +164,16 @@ impl<'a> Victims<'a> {
             return None;
         }
         for i in (0..chosen.len()).rev() {
-            let v = chosen[i].0;
-            let mut trial = scratch.clone();
-            if self.running[v].replicas.iter().all(|h| trial.take_exact(h)) && fits(&trial) {
-                scratch = trial;
+            // Put the victim back on `scratch` itself (no copy per try): take exactly what it
+            // held, and give it back again if the job then no longer fits.
+            let held = &self.running[chosen[i].0].replicas;
+            let taken = held.iter().take_while(|h| scratch.take_exact(h)).count();
+            if taken == held.len() && fits(&scratch) {
                 chosen.remove(i);
+            } else {
+                for h in &held[..taken] {
+                    scratch.release(h);
+                }
             }
         }
         Some(Stops { victims: chosen })
