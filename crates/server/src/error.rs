@@ -124,3 +124,31 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::DefaultBodyLimit;
+    use axum::routing::post;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_body_past_the_limit_is_refused_as_too_large_in_the_envelope() {
+        let app = axum::Router::new()
+            .route("/", post(|ApiJson(v): ApiJson<serde_json::Value>| async move { v.to_string() }))
+            .layer(DefaultBodyLimit::max(64));
+        let send = |body: String| {
+            let req = Request::post("/").header("content-type", "application/json").body(Body::from(body));
+            app.clone().oneshot(req.unwrap_or_default())
+        };
+        let ok = send(r#"{"a": 1}"#.to_string()).await.unwrap_or_else(|e| match e {});
+        assert_eq!(ok.status(), 200);
+        let big = send(format!(r#"{{"a": "{}"}}"#, "x".repeat(100))).await.unwrap_or_else(|e| match e {});
+        assert_eq!(big.status(), 413);
+        let bytes = axum::body::to_bytes(big.into_body(), 1 << 16).await.unwrap_or_default();
+        let body: strata_api::ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {bytes:?}"));
+        assert_eq!(body.error.code, ErrorCode::TooLarge, "{}", body.error.message);
+        assert!(body.error.message.contains("too large"), "{}", body.error.message);
+    }
+}

@@ -147,12 +147,9 @@ async fn a_batch_with_one_bad_job_stores_none_and_names_the_job() {
     let err = api_error(c.admin.submit_jobs(&vec![submit(&["true"]); 1001]).await.unwrap_err());
     assert_eq!((err.code, err.field.as_deref()), (ErrorCode::InvalidField, Some("jobs")));
     assert!(err.message.contains("1 to 1000 jobs, got 1001"), "{}", err.message);
-    // Past the batch body limit (32 MiB): 413 with a code, not a JSON error.
-    let mut heavy = submit(&["true"]);
-    heavy.env.insert("BLOB".into(), "x".repeat(40_000));
-    let err = c.admin.submit_jobs(&vec![heavy; 1000]).await.unwrap_err();
-    let strata_client::ClientError::Api { status, error } = err else { panic!("not an API error: {err}") };
-    assert_eq!((status, error.code), (413, ErrorCode::TooLarge), "{}", error.message);
+    // A body past the batch limit gets 413 `too_large`: `server::error`'s tests (over a socket the
+    // server may close the connection before the client has written the body, so it is checked
+    // in process there).
     assert!(c.admin.jobs(&JobQuery::default()).await.unwrap().jobs.is_empty(), "no job of a refused batch was stored");
 }
 
