@@ -97,7 +97,11 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
         other => other.body_text(),
     };
     if let Some(rest) = detail.split("unknown field `").nth(1) {
-        let field = rest.split('`').next().unwrap_or_default();
+        let name = rest.split('`').next().unwrap_or_default();
+        // axum reports where in the body it was (`jobs[1].gpus: unknown field …`): the field is
+        // named by that path, so an item of a list is told apart from the others.
+        let path = detail.split_once(": unknown field `").map(|(p, _)| p).filter(|p| !p.is_empty() && !p.contains(' '));
+        let field = path.unwrap_or(name);
         return AppError::field(
             ErrorCode::UnknownField,
             field,
@@ -132,6 +136,22 @@ mod tests {
     use axum::extract::DefaultBodyLimit;
     use axum::routing::post;
     use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn an_unknown_field_inside_a_list_is_named_by_its_path() {
+        let app = axum::Router::new().route(
+            "/",
+            post(|ApiJson(v): ApiJson<strata_api::jobs::SubmitJobs>| async move { v.jobs.len().to_string() }),
+        );
+        let body = r#"{"jobs": [{"command": ["true"]}, {"command": ["true"], "gpus": 8}]}"#;
+        let req = Request::post("/").header("content-type", "application/json").body(Body::from(body));
+        let resp = app.oneshot(req.unwrap_or_default()).await.unwrap_or_else(|e| match e {});
+        assert_eq!(resp.status(), 400);
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap_or_default();
+        let body: strata_api::ErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}: {bytes:?}"));
+        assert_eq!(body.error.code, ErrorCode::UnknownField);
+        assert_eq!(body.error.field.as_deref(), Some("jobs[1].gpus"), "{}", body.error.message);
+    }
 
     #[tokio::test]
     async fn a_body_past_the_limit_is_refused_as_too_large_in_the_envelope() {
