@@ -279,16 +279,15 @@ pub(crate) fn place_gang(
     r: u32,
     chooser: &mut Chooser,
 ) -> Result<Vec<ReplicaPlacement>, u64> {
+    chooser.sync(fleet);
     if r == 1 {
         // The common case: the same single-replica choice the simulator's `Placer` makes, with
         // the control plane's best-fit policy; no simulation or allocation per node.
-        chooser.sync(fleet);
         let (i, choice) = chooser.choose(fleet, needs).ok_or(0u64)?;
         let taken = fleet.apply(i, needs, choice);
         return Ok(vec![replica(fleet, i, &taken)]);
     }
 
-    chooser.sync(fleet);
     if let Some(node) = one_node_by_index(fleet, needs, r, chooser) {
         return commit(fleet, needs, &vec![(node, r)]).ok_or(u64::from(r));
     }

@@ -149,19 +149,21 @@ impl Chooser {
     /// The index's best-fit node for `needs`, if this chooser has an index and it can answer
     /// (`Some(None)`: no node fits).
     pub fn indexed_best(&mut self, fleet: &Fleet, needs: &Needs) -> Option<Option<(usize, Choice)>> {
-        if self.index_on_demand && self.index.is_none() {
-            self.index = Some(FitIndex::new(fleet));
-        }
-        self.index.as_mut()?.best(fleet, needs, |_| true)
+        self.index(fleet)?.best(fleet, needs, |_| true)
     }
 
     /// The nodes that could hold one replica, if this chooser's index can tell (see
     /// [`FitIndex::candidates`]); `None` means every node.
     pub fn candidates(&mut self, fleet: &Fleet, needs: &Needs) -> Option<Vec<usize>> {
+        self.index(fleet)?.candidates(fleet, needs)
+    }
+
+    /// The best-fit index, built on first use where it is made on demand.
+    fn index(&mut self, fleet: &Fleet) -> Option<&mut FitIndex> {
         if self.index_on_demand && self.index.is_none() {
             self.index = Some(FitIndex::new(fleet));
         }
-        self.index.as_mut()?.candidates(fleet, needs)
+        self.index.as_mut()
     }
 
     /// Learns every change to `fleet` since the last sync (the fleet logs each one), so that
@@ -186,10 +188,7 @@ impl Chooser {
         open: impl Fn(usize) -> bool,
     ) -> Option<(usize, Choice)> {
         if self.policy == Policy::Classic {
-            if self.index_on_demand && self.index.is_none() {
-                self.index = Some(FitIndex::new(fleet));
-            }
-            return match self.index.as_mut().and_then(|ix| ix.best(fleet, needs, &open)) {
+            return match self.index(fleet).and_then(|ix| ix.best(fleet, needs, &open)) {
                 Some(found) => found,
                 None => classic_where(fleet, needs, open),
             };

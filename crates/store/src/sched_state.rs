@@ -53,7 +53,7 @@ impl SpecCache {
     }
 
     /// Forgets every job not in `seen`.
-    fn keep(&mut self, seen: &std::collections::HashSet<i64>) {
+    fn keep(&mut self, seen: &HashSet<i64>) {
         self.by_job.retain(|id, _| seen.contains(id));
     }
 }
