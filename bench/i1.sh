@@ -8,6 +8,8 @@
 #   MODEL=gemma3-270m LLAMA_SERVER=… bash bench/i1.sh  # Gemma 3 270M (base model: Gemma's turn format)
 #   LLAMA_SERVER=/tmp/llsrc/.../build/bin/llama-server bash bench/i1.sh   # the fair peer
 #   LLAMA_PY=/tmp/llcpp-venv/bin/python bash bench/i1.sh                  # llama-cpp-python's server
+#   ROUNDS=3 …                 # every cell three times, servers interleaved; the table shows medians
+#   STRATA_ARGS="--step-order mixed" …   # extra `strata serve` flags
 #
 # The fair peer is llama.cpp's own C++ `llama-server` (continuous batching over `--parallel`
 # slots), built from the llama.cpp tree inside the llama-cpp-python sdist:
@@ -24,6 +26,7 @@ THREADS=${THREADS:-2}
 REQUESTS=${REQUESTS:-32}
 MAX_TOKENS=${MAX_TOKENS:-64}
 CONC=${CONC:-"1 4 8 16"}
+ROUNDS=${ROUNDS:-1}
 LLAMA_PY=${LLAMA_PY:-/tmp/llcpp-venv/bin/python}
 LLAMA_SERVER=${LLAMA_SERVER:-}
 # Extra llama-server flags, e.g. PEER_ARGS=--swa-full (Gemma's sliding-window cache kept whole,
@@ -48,22 +51,24 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # -f: a server still loading its model answers 503 (llama-server does), which is not ready.
 wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
 
-run_all() { # name url model
-    for words in 0 400; do
-        for c in $CONC; do
-            echo "{\"server\":\"$1\",$("$bin/i1" "$2" "$3" "$c" "$REQUESTS" "$words" "$MAX_TOKENS" | cut -c2-)" >> "$work/results.jsonl"
-        done
-    done
-    # Single stream, a different ~500-token prompt each time: raw prompt and generation speed.
+run_cell() { # name url model concurrency system-words
+    echo "{\"server\":\"$1\",$("$bin/i1" "$2" "$3" "$4" "$REQUESTS" "$5" "$MAX_TOKENS" | cut -c2-)" >> "$work/results.jsonl"
+}
+run_single() { # name url model: a different ~500-token prompt each time (raw prompt and generation speed)
     echo "{\"server\":\"$1\",\"single\":true,$(I1_UNIQUE=1 "$bin/i1" "$2" "$3" 1 8 400 128 | cut -c2-)" >> "$work/results.jsonl"
 }
 
+# Both servers run side by side (an idle one sleeps) and every cell is measured on one, then at
+# once on the other, alternating which goes first each round: on a shared machine the load drifts
+# over minutes, and interleaving makes both sides of a ratio see the same drift. ROUNDS > 1
+# repeats every cell; the table shows each cell's median.
+servers=()
 s_port=$(free_port)
+# shellcheck disable=SC2086
 STRATA_LOG=warn "$bin/strata" serve "$gguf" --name "$MODEL" "${template[@]}" --port "$s_port" --threads "$THREADS" --slots 16 --context 16384 \
-    > "$work/strata.log" 2>&1 &
+    ${STRATA_ARGS:-} > "$work/strata.log" 2>&1 &
 wait_http "http://127.0.0.1:$s_port/healthz"
-run_all strata "http://127.0.0.1:$s_port" "$MODEL"
-kill %1; wait %1 2>/dev/null || true
+servers+=("strata http://127.0.0.1:$s_port")
 
 if [ -n "$LLAMA_SERVER" ]; then
     [ -x "$LLAMA_SERVER" ] || { echo "LLAMA_SERVER=$LLAMA_SERVER is not an executable" >&2; exit 1; }
@@ -71,22 +76,49 @@ if [ -n "$LLAMA_SERVER" ]; then
     "$LLAMA_SERVER" -m "$gguf" --alias "$MODEL" "${peer_template[@]}" "${peer_args[@]}" -t "$THREADS" -tb "$THREADS" -c 16384 -np 16 -kvu \
         --poll 0 --host 127.0.0.1 --port "$l_port" > "$work/llama.log" 2>&1 &
     wait_http "http://127.0.0.1:$l_port/v1/models"
-    run_all llama.cpp "http://127.0.0.1:$l_port" "$MODEL"
+    servers+=("llama.cpp http://127.0.0.1:$l_port")
 elif [ -x "$LLAMA_PY" ] && "$LLAMA_PY" -c 'import llama_cpp.server' 2>/dev/null; then
     l_port=$(free_port)
     "$LLAMA_PY" -m llama_cpp.server --model "$gguf" --model_alias "$MODEL" --n_threads "$THREADS" \
         --n_threads_batch "$THREADS" --n_ctx 16384 --host 127.0.0.1 --port "$l_port" > "$work/llama.log" 2>&1 &
     wait_http "http://127.0.0.1:$l_port/v1/models"
-    run_all llama.cpp "http://127.0.0.1:$l_port" "$MODEL"
+    servers+=("llama.cpp http://127.0.0.1:$l_port")
 else
-    echo "llama-cpp-python's server not found at $LLAMA_PY; only Strata was measured" >&2
+    echo "no peer: set LLAMA_SERVER (or install llama-cpp-python at $LLAMA_PY); only Strata is measured" >&2
 fi
+
+for round in $(seq 1 "$ROUNDS"); do
+    order=("${servers[@]}")
+    if [ $((round % 2)) -eq 0 ] && [ ${#servers[@]} -eq 2 ]; then order=("${servers[1]}" "${servers[0]}"); fi
+    for words in 0 400; do
+        for c in $CONC; do
+            for s in "${order[@]}"; do read -r name url <<< "$s"; run_cell "$name" "$url" "$MODEL" "$c" "$words"; done
+        done
+    done
+    for s in "${order[@]}"; do read -r name url <<< "$s"; run_single "$name" "$url" "$MODEL"; done
+done
 
 python3 - "$work/results.jsonl" <<'PY'
 import json, sys
+from statistics import median
 rows = [json.loads(l) for l in open(sys.argv[1])]
-by = {(r["server"], r["system_words"], r["concurrency"]): r for r in rows if not r.get("single")}
-single = {r["server"]: r for r in rows if r.get("single")}
+def medians(group):
+    """One row per key: the median of each number over the rounds (errors summed)."""
+    out = {}
+    for key, rs in group.items():
+        m = {k: median(r[k] for r in rs) for k, v in rs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        m["errors"] = sum(r["errors"] for r in rs)
+        m["rounds"] = len(rs)
+        out[key] = m
+    return out
+cells, singles = {}, {}
+for r in rows:
+    if r.get("single"):
+        singles.setdefault(r["server"], []).append(r)
+    else:
+        cells.setdefault((r["server"], r["system_words"], r["concurrency"]), []).append(r)
+by, single = medians(cells), medians(singles)
+print(f"median of {max((m['rounds'] for m in by.values()), default=0)} round(s) per cell")
 print("| system prompt | concurrency | Strata TTFT p50 ms | llama.cpp TTFT p50 ms | TTFT ratio | Strata tok/s | llama.cpp tok/s | tok/s ratio |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for (server, words, c), s in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][2])):
@@ -99,6 +131,8 @@ for (server, words, c), s in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][
           f"{(s['completion_tokens_per_s']/l['completion_tokens_per_s']) if l else 0:.2f}× |"
           + (f" errors: Strata {s['errors']}, llama.cpp {l['errors'] if l else '-'}" if s["errors"] or (l and l["errors"]) else ""))
 for server, r in single.items():
+    runs = ", ".join(f"{x['stream_gen_tokens_per_s_p50']:.1f}" for x in singles[server])
+    print(f"{server} single stream, generation tok/s per round: {runs}")
     print(f"{server} single stream, unique ~{r['mean_prompt_tokens']:.0f}-token prompts: prompt {r['prompt_tokens_per_s_p50']:.0f} tok/s, "
           f"generation {r['stream_gen_tokens_per_s_p50']:.1f} tok/s, TTFT p50 {r['ttft_p50_ms']:.0f} ms")
 PY

@@ -4,6 +4,9 @@
 //! plans one decode token for every sequence past its prompt and spends what is left of the
 //! per-step token budget on prompt chunks, oldest sequence first. Sequences join and leave between
 //! any two steps, and a long prompt is prefilled in chunks so it never stalls the decoders.
+//! Under [`StepPolicy::PrefillFirst`] a step whose prompt work all fits in it runs that work alone,
+//! so new requests get their first token a decode sooner (see the policy for the bound on what
+//! the decoders wait).
 //!
 //! Admission reserves a sequence's worst case (prompt + `max_new_tokens`) up front, so a running
 //! sequence can never run out of cache: the sum of reservations, plus what retained prefixes
@@ -37,6 +40,22 @@ pub enum SubmitError {
     TooLong { needed: usize, budget: usize },
     #[error("the prompt is empty")]
     EmptyPrompt,
+}
+
+/// How a step divides itself between decoders and prompts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StepPolicy {
+    /// Every step decodes every running sequence and fills the rest of its budget with prompt
+    /// chunks (llama-server's and vLLM's way): decoders never wait, new prompts share steps.
+    #[default]
+    Mixed,
+    /// When every pending prompt fits in one step, that step runs the prompts alone, and the
+    /// decoders go in the next (SGLang's default order, bounded). On a CPU a forward pass costs
+    /// about what its tokens cost, so the decodes a mixed step would carry only delay the new
+    /// requests' first tokens; run apart they cost about the same in all. Never two such steps in
+    /// a row, so a decoder waits at most one prompt step; a prompt longer than the step is
+    /// chunked beside the decoders as under `Mixed`.
+    PrefillFirst,
 }
 
 /// One piece of the next forward pass.
@@ -77,11 +96,29 @@ pub struct Batcher {
     running: Vec<Seq>,
     /// Tokens held by retained prefixes (not reserved by any running sequence).
     retained: usize,
+    policy: StepPolicy,
+    /// The last committed step ran prompts alone (under `PrefillFirst` the next one decodes).
+    last_prompts_only: bool,
 }
 
 impl Batcher {
     pub fn new(config: BatcherConfig) -> Self {
-        Self { config, waiting: VecDeque::new(), running: Vec::new(), retained: 0 }
+        Self {
+            config,
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            retained: 0,
+            policy: StepPolicy::default(),
+            last_prompts_only: false,
+        }
+    }
+
+    pub fn set_policy(&mut self, policy: StepPolicy) {
+        self.policy = policy;
+    }
+
+    pub fn policy(&self) -> StepPolicy {
+        self.policy
     }
 
     pub fn config(&self) -> &BatcherConfig {
@@ -164,9 +201,11 @@ impl Batcher {
     /// Plans the next forward pass over the running sequences.
     pub fn plan_work(&self) -> StepPlan {
         let mut plan = StepPlan::default();
-        for seq in &self.running {
-            if seq.in_cache >= seq.prompt_len {
-                plan.work.push(Work::Decode { seq: seq.id, pos: seq.in_cache });
+        if !self.prompts_alone() {
+            for seq in &self.running {
+                if seq.in_cache >= seq.prompt_len {
+                    plan.work.push(Work::Decode { seq: seq.id, pos: seq.in_cache });
+                }
             }
         }
         let mut budget = self.config.step_token_budget.saturating_sub(plan.work.len());
@@ -184,8 +223,21 @@ impl Batcher {
         plan
     }
 
+    /// Whether the next step runs prompt chunks alone: under `PrefillFirst`, when some prompt
+    /// is pending, all of them fit in the step, and the last step did not already run alone.
+    fn prompts_alone(&self) -> bool {
+        if self.policy != StepPolicy::PrefillFirst || self.last_prompts_only {
+            return false;
+        }
+        let pending: usize = self.running.iter().map(|s| s.prompt_len.saturating_sub(s.in_cache)).sum();
+        pending > 0 && pending <= self.config.step_token_budget
+    }
+
     /// Records that the backend ran `plan`: its tokens are now in the cache.
     pub fn commit(&mut self, plan: &StepPlan) {
+        self.last_prompts_only = !plan.work.is_empty()
+            && plan.work.iter().all(|w| matches!(w, Work::Prefill { .. }))
+            && self.running.iter().any(|s| s.in_cache >= s.prompt_len);
         for work in &plan.work {
             let (id, added) = match *work {
                 Work::Prefill { seq, len, .. } => (seq, len),
@@ -268,6 +320,50 @@ mod tests {
             vec![Work::Decode { seq: 1, pos: 5 }, Work::Prefill { seq: 2, start: 14, len: 6, last: true }]
         );
         assert_eq!(step(&mut b), vec![Work::Decode { seq: 1, pos: 6 }, Work::Decode { seq: 2, pos: 20 }]);
+    }
+
+    #[test]
+    fn prefill_first_runs_short_prompts_alone_then_decodes() {
+        let mut b = batcher(1000, 8);
+        b.set_policy(StepPolicy::PrefillFirst);
+        b.submit(1, 3, 10).unwrap();
+        assert_eq!(step(&mut b), vec![Work::Prefill { seq: 1, start: 0, len: 3, last: true }]);
+        b.submit(2, 4, 10).unwrap();
+        b.submit(3, 2, 10).unwrap();
+        assert_eq!(
+            step(&mut b),
+            vec![
+                Work::Prefill { seq: 2, start: 0, len: 4, last: true },
+                Work::Prefill { seq: 3, start: 0, len: 2, last: true }
+            ],
+            "both new prompts fit: they run without the decoder"
+        );
+        b.submit(4, 1, 10).unwrap();
+        assert_eq!(
+            step(&mut b),
+            vec![
+                Work::Decode { seq: 1, pos: 3 },
+                Work::Decode { seq: 2, pos: 4 },
+                Work::Decode { seq: 3, pos: 2 },
+                Work::Prefill { seq: 4, start: 0, len: 1, last: true }
+            ],
+            "never two prompt-only steps in a row: the decoders go now, the new prompt beside them"
+        );
+        assert_eq!(step(&mut b).len(), 4, "nothing pending: everyone decodes");
+    }
+
+    #[test]
+    fn prefill_first_chunks_a_long_prompt_beside_the_decoders() {
+        let mut b = batcher(1000, 8);
+        b.set_policy(StepPolicy::PrefillFirst);
+        b.submit(1, 3, 10).unwrap();
+        step(&mut b);
+        b.submit(2, 20, 10).unwrap();
+        assert_eq!(
+            step(&mut b),
+            vec![Work::Decode { seq: 1, pos: 3 }, Work::Prefill { seq: 2, start: 0, len: 7, last: false }],
+            "20 tokens do not fit in a step of 8: running it alone would stall the decoder for nothing"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! thread of its own and feeds it submissions and cancellations between steps.
 
 use crate::backend::{Backend, BatchItem};
-use crate::batcher::{Batcher, BatcherConfig, SeqId, StepPlan, SubmitError, Work};
+use crate::batcher::{Batcher, BatcherConfig, SeqId, StepPlan, StepPolicy, SubmitError, Work};
 use crate::prefix::{self, PrefixCache};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::stop::StopMatcher;
@@ -171,6 +171,11 @@ impl<B: Backend> Engine<B> {
             saved_cap: DEFAULT_PREFIX_SAVE_BYTES,
             last_step: StepShape::default(),
         }
+    }
+
+    /// Changes how steps divide themselves between decoders and new prompts.
+    pub fn set_step_policy(&mut self, policy: StepPolicy) {
+        self.batcher.set_policy(policy);
     }
 
     /// Changes how many tokens prefixes retained in their slots may hold (0: none).

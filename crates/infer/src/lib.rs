@@ -20,7 +20,7 @@ pub mod sampling;
 pub mod stop;
 
 pub use backend::{Backend, BatchItem, ChatMessage};
-pub use batcher::{Batcher, BatcherConfig, SeqId, StepPlan, SubmitError, Work};
+pub use batcher::{Batcher, BatcherConfig, SeqId, StepPlan, StepPolicy, SubmitError, Work};
 pub use engine::{
     Embeddings, Engine, EngineError, Event, FinishReason, Request, Stats, StepShape, TokenLogprob, Usage,
     MAX_TOP_LOGPROBS,

@@ -5,7 +5,8 @@
 use proptest::prelude::*;
 use std::collections::HashMap;
 use strata_infer::{
-    Backend, BatchItem, Batcher, BatcherConfig, ChatMessage, Engine, Event, FinishReason, Request, SamplingParams, Work,
+    Backend, BatchItem, Batcher, BatcherConfig, ChatMessage, Engine, Event, FinishReason, Request, SamplingParams,
+    StepPolicy, Work,
 };
 
 const VOCAB: u32 = 8;
@@ -447,11 +448,20 @@ fn op() -> impl Strategy<Value = Op> {
 
 proptest! {
     /// The KV budget is never exceeded, every prompt token is prefilled exactly once and in order,
-    /// and every submitted sequence is waiting, running or finished — never lost.
+    /// and every submitted sequence is waiting, running or finished — never lost. Under
+    /// `PrefillFirst` no decoder sits out two steps in a row.
     #[test]
-    fn the_batcher_keeps_its_books(ops in prop::collection::vec(op(), 1..200), step_budget in 1usize..32) {
+    fn the_batcher_keeps_its_books(
+        ops in prop::collection::vec(op(), 1..200),
+        step_budget in 1usize..32,
+        prefill_first in any::<bool>(),
+    ) {
         let cfg = BatcherConfig { kv_budget_tokens: 64, max_running: 3, max_waiting: 5, step_token_budget: step_budget };
         let mut b = Batcher::new(cfg);
+        if prefill_first {
+            b.set_policy(StepPolicy::PrefillFirst);
+        }
+        let mut sat_out: HashMap<u64, usize> = HashMap::new();
         let mut submitted: Vec<(u64, usize)> = Vec::new();
         let mut prefilled: HashMap<u64, usize> = HashMap::new();
         let mut finished = 0usize;
@@ -466,6 +476,14 @@ proptest! {
                 Op::Step => {
                     let plan = b.plan();
                     let decodes = plan.work.iter().filter(|w| matches!(w, Work::Decode { .. })).count();
+                    for &(id, prompt_len) in &submitted {
+                        if b.in_cache(id).is_some_and(|n| n >= prompt_len) {
+                            let decoded = plan.work.iter().any(|w| *w == Work::Decode { seq: id, pos: b.in_cache(id).unwrap_or(0) });
+                            let n = sat_out.entry(id).or_default();
+                            *n = if decoded { 0 } else { *n + 1 };
+                            prop_assert!(*n <= 1, "sequence {} sat out {} steps in a row", id, *n);
+                        }
+                    }
                     prop_assert!(plan.tokens() <= step_budget.max(decodes));
                     for w in &plan.work {
                         if let Work::Prefill { seq, start, len, last } = *w {
@@ -503,13 +521,18 @@ fn prompt() -> impl Strategy<Value = String> {
 }
 
 /// Interleaved greedy requests (some cancelled) with prefix reuse on say exactly what each says
-/// alone on the same model, and reservations plus retained prefixes never exceed the cache.
+/// alone on the same model, and reservations plus retained prefixes never exceed the cache —
+/// under either step order.
 fn reuse_keeps_every_answer(
     model: impl Fn() -> Fake,
     prompts: &[(String, usize, bool)],
     kv: usize,
+    prefill_first: bool,
 ) -> Result<(), TestCaseError> {
     let mut engine = Engine::new(model(), config(kv, 8));
+    if prefill_first {
+        engine.set_step_policy(StepPolicy::PrefillFirst);
+    }
     engine.set_prefix_cache_tokens(kv / 2);
     let mut out: HashMap<u64, (String, Option<FinishReason>)> = HashMap::new();
     let collect = |engine: &mut Engine<Fake>, out: &mut HashMap<u64, (String, Option<FinishReason>)>| {
@@ -547,8 +570,9 @@ proptest! {
     fn prefix_reuse_never_changes_an_answer(
         prompts in prop::collection::vec((prompt(), 1usize..12, any::<bool>()), 1..12),
         kv in 60usize..300,
+        prefill_first in any::<bool>(),
     ) {
-        reuse_keeps_every_answer(Fake::default, &prompts, kv)?;
+        reuse_keeps_every_answer(Fake::default, &prompts, kv, prefill_first)?;
     }
 
     /// The same with finished caches retained in their slots (a backend that cannot copy out).
@@ -556,8 +580,9 @@ proptest! {
     fn prefix_reuse_from_retained_slots_never_changes_an_answer(
         prompts in prop::collection::vec((prompt(), 1usize..12, any::<bool>()), 1..12),
         kv in 60usize..300,
+        prefill_first in any::<bool>(),
     ) {
-        reuse_keeps_every_answer(Fake::retaining, &prompts, kv)?;
+        reuse_keeps_every_answer(Fake::retaining, &prompts, kv, prefill_first)?;
     }
 
     /// The same on a sliding-window model, whose cache forgets: reuse only what it still holds.
@@ -566,7 +591,8 @@ proptest! {
         prompts in prop::collection::vec((prompt(), 1usize..12, any::<bool>()), 1..12),
         kv in 60usize..300,
         window in 2usize..16,
+        prefill_first in any::<bool>(),
     ) {
-        reuse_keeps_every_answer(|| Fake::windowed(window), &prompts, kv)?;
+        reuse_keeps_every_answer(|| Fake::windowed(window), &prompts, kv, prefill_first)?;
     }
 }

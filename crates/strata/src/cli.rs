@@ -139,6 +139,9 @@ pub struct ServeArgs {
     /// Tokens per forward pass (decodes plus prefill chunks).
     #[arg(long, default_value_t = 256)]
     pub step_tokens: u32,
+    /// How a forward pass is shared between sequences already generating and new prompts.
+    #[arg(long, value_enum, default_value_t = StepOrder::PrefillFirst)]
+    pub step_order: StepOrder,
     /// How chats become prompts: `chatml`, `gemma`, or a Jinja file (default: the template in the
     /// model file; a model without one serves /v1/completions only).
     #[arg(long)]
@@ -278,6 +281,16 @@ fn parse_nominal(s: &str) -> Result<(String, u64), String> {
             .map_err(|_| format!("--nominal {s:?}: {milli:?} is not a number of milli-GPUs (8000 = eight GPUs)")),
         _ => Err(format!("--nominal {s:?} must be MODEL=MILLI, e.g. H100-80GB=16000")),
     }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOrder {
+    /// New prompts that fit in one pass run alone in it, then everyone decodes: first tokens
+    /// come a decode sooner; a generating sequence waits at most one such pass.
+    PrefillFirst,
+    /// Every pass decodes every generating sequence and fills the rest with prompt chunks:
+    /// steadier token spacing, later first tokens under load.
+    Mixed,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,10 +1,10 @@
 //! `strata serve MODEL`: load a GGUF model into llama.cpp and serve it over the OpenAI API.
 
 use super::data_dir;
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, StepOrder};
 use anyhow::{bail, Context};
 use std::net::SocketAddr;
-use strata_infer::{BatcherConfig, Engine};
+use strata_infer::{BatcherConfig, Engine, StepPolicy};
 use strata_infer_llama::{LlamaConfig, LlamaCpp};
 use strata_models::{models_dir, registry};
 use strata_serve::ServeConfig;
@@ -61,6 +61,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             step_token_budget: args.step_tokens as usize,
         },
     );
+    engine.set_step_policy(match args.step_order {
+        StepOrder::PrefillFirst => StepPolicy::PrefillFirst,
+        StepOrder::Mixed => StepPolicy::Mixed,
+    });
     if let Some(tokens) = args.prefix_cache_tokens {
         engine.set_prefix_cache_tokens(tokens);
     }
