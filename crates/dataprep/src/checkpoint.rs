@@ -40,7 +40,8 @@ fn create(path: &Path) -> Result<(BufWriter<File>, PathBuf)> {
     Ok((BufWriter::with_capacity(1 << 16, file), tmp))
 }
 
-/// Surviving documents: `u32` id length, id, `u32` text length, text; zstd-compressed.
+/// Surviving documents: `u32` id length, id, `u32` text length, text, `u32` length and the other
+/// fields kept (JSON object members, often empty); zstd-compressed.
 pub type DocsWriter = RecordWriter<zstd::Encoder<'static, BufWriter<File>>>;
 
 /// zstd's fast level −3 for `.docs`: they live from phase 1 to phase 3 of one run, so speed
@@ -55,9 +56,12 @@ impl DocsWriter {
         Ok(Self { out, tmp, path: path.to_path_buf() })
     }
 
-    pub fn doc(&mut self, id: &str, text: &str) -> Result<()> {
+    pub fn doc(&mut self, id: &str, text: &str, meta: &str) -> Result<()> {
         let io = Error::io(&self.tmp);
-        write_str(&mut self.out, id).and_then(|()| write_str(&mut self.out, text)).map_err(io)
+        write_str(&mut self.out, id)
+            .and_then(|()| write_str(&mut self.out, text))
+            .and_then(|()| write_str(&mut self.out, meta))
+            .map_err(io)
     }
 
     pub fn finish(self) -> Result<()> {
@@ -110,14 +114,15 @@ fn write_str(out: &mut impl Write, s: &str) -> std::io::Result<()> {
     out.write_all(s.as_bytes())
 }
 
-/// Reads a `.docs` file back, calling `each(ordinal, id, text)`.
-pub fn read_docs(path: &Path, mut each: impl FnMut(usize, String, String) -> Result<()>) -> Result<()> {
+/// Reads a `.docs` file back, calling `each(ordinal, id, text, other fields)`.
+pub fn read_docs(path: &Path, mut each: impl FnMut(usize, String, String, String) -> Result<()>) -> Result<()> {
     let file = File::open(path).map_err(Error::io(path))?;
     let mut r = BufReader::new(zstd::Decoder::new(file).map_err(Error::io(path))?);
     let mut ordinal = 0;
     while let Some(id) = read_str(&mut r, path)? {
         let text = read_str(&mut r, path)?.ok_or_else(|| corrupt(path, "a document without text"))?;
-        each(ordinal, id, text)?;
+        let meta = read_str(&mut r, path)?.ok_or_else(|| corrupt(path, "a document without its fields"))?;
+        each(ordinal, id, text, meta)?;
         ordinal += 1;
     }
     Ok(())
@@ -187,17 +192,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let docs = dir.path().join("0.docs");
         let mut w = DocsWriter::create_docs(&docs).unwrap();
-        w.doc("a", "first").unwrap();
-        w.doc("b", "").unwrap();
+        w.doc("a", "first", r#""lang":"en""#).unwrap();
+        w.doc("b", "", "").unwrap();
         assert!(!docs.exists(), "visible before finish");
         w.finish().unwrap();
         let mut seen = Vec::new();
-        read_docs(&docs, |i, id, text| {
-            seen.push((i, id, text));
+        read_docs(&docs, |i, id, text, meta| {
+            seen.push((i, id, text, meta));
             Ok(())
         })
         .unwrap();
-        assert_eq!(seen, vec![(0, "a".into(), "first".into()), (1, "b".into(), String::new())]);
+        assert_eq!(
+            seen,
+            vec![
+                (0, "a".into(), "first".into(), r#""lang":"en""#.into()),
+                (1, "b".into(), String::new(), String::new())
+            ]
+        );
 
         let sig = dir.path().join("0.sig");
         let mut w = SigWriter::create_sig(&sig, 2).unwrap();

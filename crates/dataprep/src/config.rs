@@ -41,6 +41,10 @@ pub struct InputConfig {
     /// Stop at the first bad line instead of counting it.
     #[serde(default)]
     pub strict: bool,
+    /// Write each document's other fields (or Parquet columns) back beside its id and text, as
+    /// read; `false` writes the id and text alone.
+    #[serde(default = "default_true")]
+    pub keep_fields: bool,
 }
 
 /// `[output]`: where and how shards are written.
@@ -148,6 +152,9 @@ pub struct Pipeline {
     pub base_dir: PathBuf,
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_id_field() -> String {
     "id".into()
 }

@@ -13,8 +13,10 @@ use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+use crate::json_str::push_json_str;
 
 /// One input file: how reports name it, where it is, its size on disk.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -106,6 +108,9 @@ pub struct RawDoc {
     pub line: u64,
     pub id: String,
     pub text: String,
+    /// The input's other fields as JSON object members (`"lang":"en","meta":{…}`, no braces),
+    /// written back beside the id and text; empty when there are none or they are not kept.
+    pub meta: String,
 }
 
 /// A unit of input waiting for the stages: a JSON line still to parse, or a Parquet row already
@@ -237,11 +242,12 @@ impl LineReader {
     }
 }
 
-/// Which fields hold the id and the text.
+/// Which fields hold the id and the text, and whether the others are kept.
 #[derive(Debug, Clone, Copy)]
 pub struct Fields<'a> {
     pub id: &'a str,
     pub text: &'a str,
+    pub keep_others: bool,
 }
 
 /// Parses one line into a document; a missing id becomes `FILE:LINE`.
@@ -249,7 +255,7 @@ pub fn parse_line(file: &str, line: u64, bytes: &[u8], fields: Fields<'_>) -> Re
     let bad = |kind, detail: String| BadInput { file: file.to_string(), line, kind, detail };
     let text = std::str::from_utf8(bytes).map_err(|e| bad(BadKind::InvalidUtf8, e.to_string()))?;
     let mut de = serde_json::Deserializer::from_str(text);
-    let (id, body) = fields.deserialize(&mut de).map_err(|e| bad(BadKind::MalformedJson, e.to_string()))?;
+    let (id, body, meta) = fields.deserialize(&mut de).map_err(|e| bad(BadKind::MalformedJson, e.to_string()))?;
     de.end().map_err(|e| bad(BadKind::MalformedJson, e.to_string()))?;
     let text = match body {
         Some(serde_json::Value::String(s)) => s,
@@ -263,7 +269,7 @@ pub fn parse_line(file: &str, line: u64, bytes: &[u8], fields: Fields<'_>) -> Re
         Some(serde_json::Value::Number(n)) => n.to_string(),
         _ => format!("{file}:{line}"),
     };
-    Ok(RawDoc { line, id, text })
+    Ok(RawDoc { line, id, text, meta })
 }
 
 fn kind_of(v: &serde_json::Value) -> &'static str {
@@ -277,9 +283,11 @@ fn kind_of(v: &serde_json::Value) -> &'static str {
     }
 }
 
-type IdAndText = (Option<serde_json::Value>, Option<serde_json::Value>);
+/// The id, the text, and the other fields as object members (see [`RawDoc::meta`]).
+type IdAndText = (Option<serde_json::Value>, Option<serde_json::Value>, String);
 
-/// Reads only the two fields of interest and skips the rest without building it.
+/// Reads the two fields of interest; the rest are copied as their raw JSON text when kept (never
+/// parsed into values: a borrowed [`RawValue`] is a slice of the line) and skipped otherwise.
 impl<'de> DeserializeSeed<'de> for Fields<'_> {
     type Value = IdAndText;
 
@@ -296,17 +304,27 @@ impl<'de> Visitor<'de> for Fields<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
-        let (mut id, mut text) = (None, None);
+        let (mut id, mut text, mut others) = (None, None, Vec::new());
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == self.text {
                 text = Some(map.next_value()?);
             } else if key == self.id {
                 id = Some(map.next_value()?);
+            } else if self.keep_others {
+                let value: &'de RawValue = map.next_value()?;
+                if !others.is_empty() {
+                    others.push(b',');
+                }
+                push_json_str(&mut others, &key);
+                others.push(b':');
+                others.extend_from_slice(value.get().as_bytes());
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok((id, text))
+        // Keys come from a `&str` and are escaped as JSON; values are slices of valid JSON text.
+        let others = String::from_utf8(others).map_err(serde::de::Error::custom)?;
+        Ok((id, text, others))
     }
 }
 
@@ -314,7 +332,7 @@ impl<'de> Visitor<'de> for Fields<'_> {
 mod tests {
     use super::*;
 
-    const FIELDS: Fields<'static> = Fields { id: "id", text: "text" };
+    const FIELDS: Fields<'static> = Fields { id: "id", text: "text", keep_others: true };
 
     fn parse(line: &[u8]) -> Result<RawDoc, BadKind> {
         parse_line("f.jsonl", 7, line, FIELDS).map_err(|b| b.kind)
@@ -322,8 +340,11 @@ mod tests {
 
     #[test]
     fn parses_documents() {
-        let doc = parse(br#"{"id": 12, "meta": {"x": [1, 2]}, "text": "hi\n"}"#).unwrap();
+        let doc = parse(br#"{"id": 12, "meta": {"x": [1, 2]}, "text": "hi\n", "l\u00e4ng": "en"}"#).unwrap();
         assert_eq!((doc.id.as_str(), doc.text.as_str()), ("12", "hi\n"));
+        assert_eq!(doc.meta, r#""meta":{"x": [1, 2]},"läng":"en""#, "other fields kept as written");
+        let dropped = parse_line("f", 1, br#"{"text": "t", "meta": 1}"#, Fields { keep_others: false, ..FIELDS });
+        assert_eq!(dropped.unwrap().meta, "");
         assert_eq!(parse(br#"{"text": "no id"}"#).unwrap().id, "f.jsonl:7");
     }
 

@@ -50,6 +50,9 @@ pub struct ShardWriter {
     extension: &'static str,
     max_docs: usize,
     fields: (String, String),
+    /// Whether the input's other fields are written (JSON Lines: beside the id and text;
+    /// Parquet: as a `metadata` column).
+    keep_others: bool,
     current: Option<(Sink, PathBuf, usize)>,
     pub shards: Vec<String>,
     pub documents: u64,
@@ -58,7 +61,13 @@ pub struct ShardWriter {
 }
 
 impl ShardWriter {
-    pub fn new(dir: &Path, file_index: usize, output: &OutputConfig, fields: (String, String)) -> Self {
+    pub fn new(
+        dir: &Path,
+        file_index: usize,
+        output: &OutputConfig,
+        fields: (String, String),
+        keep_others: bool,
+    ) -> Self {
         Self {
             dir: dir.to_path_buf(),
             file_index,
@@ -67,6 +76,7 @@ impl ShardWriter {
             extension: output.extension(),
             max_docs: output.max_docs_per_shard,
             fields,
+            keep_others,
             current: None,
             shards: Vec::new(),
             documents: 0,
@@ -80,7 +90,8 @@ impl ShardWriter {
         format!("part-{file_index:05}-")
     }
 
-    pub fn write(&mut self, id: &str, text: &str) -> Result<()> {
+    /// One document; `meta` is its other fields as object members (empty: none).
+    pub fn write(&mut self, id: &str, text: &str, meta: &str) -> Result<()> {
         if self.current.as_ref().is_some_and(|(_, _, n)| *n >= self.max_docs) {
             self.close()?;
         }
@@ -88,7 +99,7 @@ impl ShardWriter {
             self.open()?;
         }
         if let Some((Sink::Parquet(shard), path, n)) = self.current.as_mut() {
-            shard.push(id, text).map_err(|e| Error::io(tmp_path(path))(std::io::Error::other(e)))?;
+            shard.push(id, text, meta).map_err(|e| Error::io(tmp_path(path))(std::io::Error::other(e)))?;
             *n += 1;
             self.documents += 1;
             self.bytes += text.len() as u64;
@@ -103,6 +114,10 @@ impl ShardWriter {
         push_json_str(&mut self.line, &self.fields.1);
         self.line.push(b':');
         push_json_str(&mut self.line, text);
+        if self.keep_others && !meta.is_empty() {
+            self.line.push(b',');
+            self.line.extend_from_slice(meta.as_bytes());
+        }
         self.line.extend_from_slice(b"}\n");
         if let Some((sink, path, n)) = self.current.as_mut() {
             if let Some(writer) = sink.writer() {
@@ -120,7 +135,7 @@ impl ShardWriter {
         let path = self.dir.join(&name);
         let tmp = tmp_path(&path);
         if self.format == Format::Parquet {
-            let shard = ParquetShard::create(&tmp, &self.fields, self.compression)?;
+            let shard = ParquetShard::create(&tmp, &self.fields, self.compression, self.keep_others)?;
             self.shards.push(name);
             self.current = Some((Sink::Parquet(shard), path, 0));
             return Ok(());

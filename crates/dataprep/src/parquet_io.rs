@@ -1,9 +1,11 @@
 //! Parquet input and output: the documents of a Parquet file (the format Hugging Face datasets and
-//! datatrove write) and shards of two string columns.
+//! datatrove write) and shards of string columns: id, text and the other fields as JSON.
 //!
-//! Only the id and text columns are read (a projection), row by row through the `parquet` crate's
-//! record API; decoding pages is cheap next to the stages, so columns of other types are never
-//! decoded. A row's number (from 1) stands where a JSON Lines file has its line number.
+//! The id and text columns are read row by row through the `parquet` crate's record API, and,
+//! when the pipeline keeps other fields, the other columns too, as JSON; otherwise only the two
+//! (a projection), so columns of other types are never decoded. A row's number (from 1) stands
+//! where a JSON Lines file has its line number. Shards carry the kept fields as one `metadata`
+//! column of JSON text.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -23,6 +25,7 @@ use parquet::schema::types::Type;
 use crate::config::Compression;
 use crate::error::{Error, Result};
 use crate::input::{BadInput, BadKind, Fields, InputFile, Pending};
+use crate::json_str::push_json_str;
 
 /// Every Parquet file starts (and ends) with these four bytes.
 pub const MAGIC: [u8; 4] = *b"PAR1";
@@ -87,10 +90,12 @@ impl ParquetReader {
             return Ok(reader);
         };
         // A projection keeps the file's root name and column order.
-        let mut keep = vec![text];
         let id = position(fields.id);
-        keep.extend(id);
-        keep.sort_unstable();
+        let mut keep = if fields.keep_others { (0..columns.len()).collect() } else { vec![text] };
+        if !fields.keep_others {
+            keep.extend(id);
+            keep.sort_unstable();
+        }
         reader.text_at = keep.iter().position(|&c| c == text).unwrap_or(0);
         reader.id_at = id.and_then(|id| keep.iter().position(|&c| c == id));
         let projection = Type::group_type_builder(&root_name)
@@ -174,7 +179,21 @@ impl ParquetReader {
             Some(Field::Null) | None => format!("{}:{line}", self.name),
             Some(other) => other.to_string(),
         };
-        Ok(crate::input::RawDoc { line, id, text })
+        let mut meta = Vec::new();
+        for (at, (name, field)) in columns.iter().enumerate() {
+            if at == self.text_at || Some(at) == self.id_at {
+                continue;
+            }
+            if !meta.is_empty() {
+                meta.push(b',');
+            }
+            push_json_str(&mut meta, name);
+            meta.push(b':');
+            // Writing JSON into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut meta, &field.to_json_value());
+        }
+        let meta = String::from_utf8(meta).unwrap_or_default();
+        Ok(crate::input::RawDoc { line, id, text, meta })
     }
 
     fn bad(&self, line: u64, kind: BadKind, detail: String) -> BadInput {
@@ -193,16 +212,30 @@ pub struct ParquetShard {
     writer: SerializedFileWriter<BufWriter<File>>,
     ids: Vec<ByteArray>,
     texts: Vec<ByteArray>,
+    /// Each document's other fields as a JSON object, when the shard has that column.
+    metas: Option<Vec<ByteArray>>,
     buffered_bytes: usize,
 }
 
+/// The column that carries the input's other fields, as datatrove names it (unless the id or
+/// text is called that).
+pub fn metadata_column(fields: &(String, String)) -> &'static str {
+    if fields.0 == "metadata" || fields.1 == "metadata" {
+        "strata_metadata"
+    } else {
+        "metadata"
+    }
+}
+
 impl ParquetShard {
-    pub fn create(path: &Path, fields: &(String, String), compression: Compression) -> Result<Self> {
+    /// A shard of the id and text columns, and the metadata column when `metadata`.
+    pub fn create(path: &Path, fields: &(String, String), compression: Compression, metadata: bool) -> Result<Self> {
         let io = |e: parquet::errors::ParquetError| Error::io(path)(std::io::Error::other(e));
-        let schema = Type::group_type_builder("schema")
-            .with_fields(vec![string_column(&fields.0).map_err(io)?, string_column(&fields.1).map_err(io)?])
-            .build()
-            .map_err(io)?;
+        let mut columns = vec![string_column(&fields.0).map_err(io)?, string_column(&fields.1).map_err(io)?];
+        if metadata {
+            columns.push(string_column(metadata_column(fields)).map_err(io)?);
+        }
+        let schema = Type::group_type_builder("schema").with_fields(columns).build().map_err(io)?;
         let page_compression = match compression {
             Compression::None => PageCompression::UNCOMPRESSED,
             Compression::Gzip => PageCompression::GZIP(GzipLevel::default()),
@@ -211,12 +244,17 @@ impl ParquetShard {
         let props = WriterProperties::builder().set_compression(page_compression).build();
         let file = BufWriter::with_capacity(1 << 16, File::create(path).map_err(Error::io(path))?);
         let writer = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props)).map_err(io)?;
-        Ok(Self { writer, ids: Vec::new(), texts: Vec::new(), buffered_bytes: 0 })
+        let metas = metadata.then(Vec::new);
+        Ok(Self { writer, ids: Vec::new(), texts: Vec::new(), metas, buffered_bytes: 0 })
     }
 
-    pub fn push(&mut self, id: &str, text: &str) -> parquet::errors::Result<()> {
+    /// One row; `meta` is object members without braces (see [`crate::input::RawDoc::meta`]).
+    pub fn push(&mut self, id: &str, text: &str, meta: &str) -> parquet::errors::Result<()> {
         self.ids.push(ByteArray::from(id));
         self.texts.push(ByteArray::from(text));
+        if let Some(metas) = self.metas.as_mut() {
+            metas.push(ByteArray::from(format!("{{{meta}}}").into_bytes()));
+        }
         self.buffered_bytes += text.len();
         if self.ids.len() >= ROW_GROUP_DOCS || self.buffered_bytes >= ROW_GROUP_BYTES {
             self.flush()?;
@@ -229,7 +267,7 @@ impl ParquetShard {
             return Ok(());
         }
         let mut group = self.writer.next_row_group()?;
-        for values in [&self.ids, &self.texts] {
+        for values in [Some(&self.ids), Some(&self.texts), self.metas.as_ref()].into_iter().flatten() {
             if let Some(mut column) = group.next_column()? {
                 column.typed::<ByteArrayType>().write_batch(values, None, None)?;
                 column.close()?;
@@ -238,6 +276,9 @@ impl ParquetShard {
         group.close()?;
         self.ids.clear();
         self.texts.clear();
+        if let Some(metas) = self.metas.as_mut() {
+            metas.clear();
+        }
         self.buffered_bytes = 0;
         Ok(())
     }

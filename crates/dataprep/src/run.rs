@@ -281,11 +281,17 @@ fn check_stop(options: &RunOptions, phase: Phase, finished: &AtomicUsize) -> Res
     }
 }
 
+/// The version of the `.docs`/`.sig` files a run keeps between its phases (2: `.docs` records
+/// carry the other fields).
+const WORK_FORMAT: u32 = 2;
+
 /// Creates the directories, checks a resumed run is the same run, and removes what a killed run
 /// left half-written.
 fn prepare(layout: &Layout, pipeline: &Pipeline, files: &[InputFile], own: Option<&[usize]>) -> Result<String> {
     std::fs::create_dir_all(&layout.work).map_err(Error::io(&layout.work))?;
-    let mut id = format!("{:032x}", pipeline.fingerprint());
+    // The work files' format is part of the run: a run started by a build that wrote them
+    // differently is refused, not misread.
+    let mut id = format!("{:032x}|work format {WORK_FORMAT}", pipeline.fingerprint());
     for f in files {
         id.push_str(&format!("|{}|{}|{}", f.name, f.size, f.modified_ns));
     }
@@ -328,12 +334,13 @@ struct Scan<'a> {
 
 /// One processed line: a bad line, or a document with what the stages made of it.
 type LineOutcome =
-    std::result::Result<(String, usize, crate::stages::Processed, u128, Vec<u64>), crate::input::BadInput>;
+    std::result::Result<(String, String, usize, crate::stages::Processed, u128, Vec<u64>), crate::input::BadInput>;
 
 impl Scan<'_> {
     fn file(&self, i: usize, file: &InputFile) -> Result<()> {
         let strict = self.pipeline.input.strict;
-        let fields = Fields { id: &self.pipeline.input.id_field, text: &self.pipeline.input.text_field };
+        let input = &self.pipeline.input;
+        let fields = Fields { id: &input.id_field, text: &input.text_field, keep_others: input.keep_fields };
         let mut stats = FileStats {
             file: file.name.clone(),
             stages: self.pipeline.doc_stages.iter().map(|s| StageStats::new(s.name())).collect(),
@@ -360,13 +367,13 @@ impl Scan<'_> {
                         (None, None) => (content_hash(&processed.text), Vec::new()),
                         (Some(_), _) => (0, Vec::new()),
                     };
-                    Ok((doc.id, bytes_in, processed, content, band_keys))
+                    Ok((doc.id, doc.meta, bytes_in, processed, content, band_keys))
                 })
                 .collect();
             let (mut kept, mut removed) = (0, 0);
             for outcome in outcomes {
                 stats.lines += 1;
-                let (id, bytes_in, processed, content, band_keys) = match outcome {
+                let (id, meta, bytes_in, processed, content, band_keys) = match outcome {
                     Ok(ok) => ok,
                     Err(bad) if strict => return Err(Error::BadInput(bad)),
                     Err(bad) => {
@@ -378,7 +385,7 @@ impl Scan<'_> {
                 stats.bytes += bytes_in as u64;
                 record_stages(&mut stats.stages, &id, bytes_in, &processed);
                 if processed.removed.is_none() {
-                    docs.doc(&id, &processed.text)?;
+                    docs.doc(&id, &processed.text, &meta)?;
                     sigs.sig(&id, content, processed.text.len() as u64, &band_keys)?;
                     kept += 1;
                 } else {
@@ -522,12 +529,12 @@ fn write_file(
         }
     }
     let fields = (pipeline.input.id_field.clone(), pipeline.input.text_field.clone());
-    let mut shards = ShardWriter::new(&layout.out, i, &pipeline.output, fields);
+    let mut shards = ShardWriter::new(&layout.out, i, &pipeline.output, fields, pipeline.input.keep_fields);
     let mut tokens = tokenizer.map(|t| TokenWriter::new(t, &layout.out, &prefix)).transpose()?;
     let docs = layout.scan(i, "docs");
-    read_docs(&docs, |ordinal, id, text| {
+    read_docs(&docs, |ordinal, id, text, meta| {
         if kept.get(ordinal).copied().unwrap_or(false) {
-            shards.write(&id, &text)?;
+            shards.write(&id, &text, &meta)?;
             if let Some(t) = tokens.as_mut() {
                 t.write(&text)?;
             }

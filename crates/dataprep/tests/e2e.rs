@@ -90,6 +90,9 @@ fn golden_run() {
         assert!(!ids.contains(&gone.to_string()), "{gone} kept");
     }
     assert!(lines.contains("<EMAIL>") && lines.contains("<PHONE>") && lines.contains("<CREDIT_CARD>"));
+    let a01: serde_json::Value =
+        serde_json::from_str(lines.lines().find(|l| l.contains(r#""id":"a01""#)).unwrap()).unwrap();
+    assert_eq!(a01["meta"], serde_json::json!({"tags": ["sea", "history"], "year": 1901}), "other fields kept as read");
     assert!(!lines.contains("4111 1111") && !lines.contains("AKIA"));
     assert_eq!(report.input.bad.get(&BadKind::MalformedJson), Some(&2));
     assert_eq!(report.input.bad.get(&BadKind::MissingText), Some(&2));

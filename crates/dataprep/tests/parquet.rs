@@ -146,6 +146,44 @@ fn parquet_in_and_out_keeps_what_the_jsonl_run_keeps() {
     let expected = read(&from_jsonl, &dir.path().join("out-jsonl"), jsonl_docs);
     assert!(expected.len() >= 5, "the golden run keeps documents: {}", expected.len());
     assert_eq!(read(&from_parquet, &out, parquet_docs), expected);
+
+    // The columns the stages skip come back, per row, as the metadata column's JSON.
+    let metas: Vec<serde_json::Value> = from_parquet
+        .output
+        .shards
+        .iter()
+        .flat_map(|s| column(&out.join(s), "metadata"))
+        .map(|m| serde_json::from_str(&m).unwrap())
+        .collect();
+    assert_eq!(metas.len(), expected.len());
+    assert!(
+        metas.iter().all(|m| m["source"] == "web" && m["n"].is_u64() && m.as_object().unwrap().len() == 2),
+        "{metas:?}"
+    );
+    let mut bare = as_parquet.clone();
+    bare.input.keep_fields = false;
+    let bare_out = dir.path().join("out-bare");
+    let report = run(&bare, &parquet, &bare_out);
+    let reader =
+        SerializedFileReader::new(std::fs::File::open(bare_out.join(&report.output.shards[0])).unwrap()).unwrap();
+    assert_eq!(
+        reader.metadata().file_metadata().schema_descr().num_columns(),
+        2,
+        "keep_fields = false: id and text only"
+    );
+}
+
+/// One string column of a Parquet shard, in order.
+fn column(path: &Path, name: &str) -> Vec<String> {
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|row| match &row.unwrap().into_columns().into_iter().find(|(n, _)| n == name).unwrap().1 {
+            Field::Str(s) => s.clone(),
+            other => panic!("{name} is {other}"),
+        })
+        .collect()
 }
 
 #[test]
