@@ -15,7 +15,7 @@ use crate::model::{
     Waiting,
 };
 use crate::policy::Chooser;
-use crate::preempt::{Grounds, Stops, Victims};
+use crate::preempt::{Grounds, Search, Stops, Victims};
 use crate::quota::{Demand, Quotas};
 use crate::reason;
 use std::cmp::Reverse;
@@ -26,22 +26,23 @@ use strata_domain::GpuMillis;
 /// to stop to make room.
 pub fn schedule(input: &SchedInput) -> Decisions {
     // Best fit for single replicas through an index kept current from the fleet's change log,
-    // instead of a scan of every node per job.
-    schedule_with(input, Chooser::live())
+    // instead of a scan of every node per job; victims found by bisection.
+    schedule_with(input, Chooser::live(), Search::Bisect)
 }
 
-/// [`schedule`] with every single replica placed by a scan of every node instead of the index:
-/// the reference the index is tested against (the decisions must be identical).
+/// [`schedule`] with every single replica placed by a scan of every node instead of the index,
+/// and victims added one at a time until the job fits: the reference the fast paths are tested
+/// against (the decisions must be identical).
 #[doc(hidden)]
 pub fn schedule_by_scan(input: &SchedInput) -> Decisions {
-    schedule_with(input, Chooser::classic())
+    schedule_with(input, Chooser::classic(), Search::OneByOne)
 }
 
-fn schedule_with(input: &SchedInput, mut best_fit: Chooser) -> Decisions {
+fn schedule_with(input: &SchedInput, mut best_fit: Chooser, search: Search) -> Decisions {
     let mut fleet = Fleet::new(&input.nodes);
     let mut quotas = Quotas::new(&input.tenants);
     let mut order = FairOrder::new(input);
-    let mut victims = Victims::new(&input.running, &input.tenants, input.now_ms);
+    let mut victims = Victims::new(&input.running, &input.tenants, input.now_ms, search);
     let mut reservation: Option<Reservation> = None;
     // Jobs that failed since the fleet last changed, by shape: a long queue is mostly the same few
     // shapes waiting, and each would fail again for the same reason (the search for victims
