@@ -119,7 +119,10 @@ impl Chooser {
         let costs = (policy == Policy::Strata).then(|| Costs::new(mix, fleet));
         let index = (policy == Policy::Classic).then(|| FitIndex::new(fleet));
         // Random draws among the feasible nodes afresh each time: nothing to keep.
-        let scores = (!matches!(policy, Policy::Classic | Policy::Random)).then(ScoreCache::default);
+        let scores = (!matches!(policy, Policy::Classic | Policy::Random)).then(|| {
+            let free_mem: Vec<u64> = fleet.nodes.iter().map(|n| n.mem).collect();
+            ScoreCache::new(rank.clone(), &free_mem)
+        });
         Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank, costs, index, scores, index_on_demand: false }
     }
 
@@ -197,17 +200,14 @@ impl Chooser {
             Some(mut cache) => {
                 // Scored as if no memory were needed; each node's memory is checked here.
                 let memoryless = Needs { mem: 0, allowed: needs.allowed.clone(), pref: needs.pref.clone(), ..*needs };
-                let scores = cache.scores(needs, fleet.nodes.len(), |i| {
-                    self.evaluate(fleet, &memoryless, i).map(|c| (c.key, c.choice))
-                });
-                let cands = scores
-                    .iter()
-                    .enumerate()
-                    .filter(|&(node, _)| fleet.nodes[node].mem >= needs.mem && open(node))
-                    .filter_map(|(node, s)| s.map(|(key, choice)| Candidate { node, choice, key }));
-                let best = self.best_of(cands);
+                let best = cache.best(
+                    needs,
+                    fleet.nodes.len(),
+                    |i| self.evaluate(fleet, &memoryless, i).map(|c| (c.key, c.choice)),
+                    |node| fleet.nodes[node].mem >= needs.mem && open(node),
+                );
                 self.scores = Some(cache);
-                best
+                best.map(|(node, key, choice)| Candidate { node, choice, key })
             }
             None => {
                 let cands = self.ranked(fleet, needs);
@@ -275,7 +275,7 @@ impl Chooser {
             ix.refresh(fleet, node);
         }
         if let Some(cache) = self.scores.as_mut() {
-            cache.touched(node, fleet.nodes.len());
+            cache.touched(node, fleet.nodes.len(), fleet.nodes[node].mem);
         }
     }
 
@@ -444,25 +444,33 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// With scores kept between placements, every scoring policy decides exactly as when it
-        /// scores every node afresh.
+        /// With scores kept between placements (and read from their tournament tree, by its
+        /// best-first search past refused nodes, or by the scan it falls back to), every scoring
+        /// policy decides exactly as when it scores every node afresh.
         #[test]
         fn kept_scores_decide_as_fresh_ones(
             views in arb_fleet(),
             requests in prop::collection::vec(arb_request(), 1..30),
             seed in any::<u64>(),
+            closed in 0usize..4,
+            steps_before_scan in prop_oneof![0usize..4, Just(super::super::scores::STEPS_BEFORE_SCAN)],
         ) {
             let shapes = requests.iter().map(|r| TaskShape::new(r.cpu_milli.0, r.gpu_milli, r.gpu_models.clone()));
             let mix = TaskMix::typical(shapes, 95.0);
+            // Some nodes closed, as a density limit closes them: every `closed`-th (none for 0).
+            let open = |node: usize| closed == 0 || !node.is_multiple_of(closed + 1);
             for policy in [Policy::Strata, Policy::Fgd, Policy::BestFit, Policy::GpuPacking] {
                 let mut fleet = Fleet::new(&views);
                 let mut kept = Chooser::new(policy, seed, &mix, &fleet);
+                if let Some(cache) = kept.scores.as_mut() {
+                    cache.set_steps_before_scan(steps_before_scan);
+                }
                 let mut fresh = Chooser::new(policy, seed, &mix, &fleet);
                 fresh.scores = None;
                 for res in &requests {
                     let needs = fleet.needs(res);
-                    let decided = kept.choose(&fleet, &needs);
-                    prop_assert_eq!(decided, fresh.choose(&fleet, &needs), "{} on {:?}", policy.name(), res);
+                    let decided = kept.choose_where(&fleet, &needs, open);
+                    prop_assert_eq!(decided, fresh.choose_where(&fleet, &needs, open), "{} on {:?}", policy.name(), res);
                     if let Some((pos, choice)) = decided {
                         fleet.apply(pos, &needs, choice);
                         kept.touched(&fleet, pos);

@@ -7,9 +7,17 @@
 //! decision costs one pass over cached numbers instead of scoring 10,000 nodes. Workloads repeat
 //! a few hundred shapes; the least recently used beyond [`MAX_SHAPES`] are dropped and scored
 //! afresh when they come back.
+//!
+//! Each shape's scores also stand in a tournament tree (a max segment tree over the nodes, ties
+//! to the lower seeded rank), updated along one path per re-scored node, so the best node is
+//! read at the root instead of by a pass over every node's score: at 20,000 nodes that pass was
+//! most of a decision. A node the caller turns down (too little memory, a density limit) sends
+//! the search down the tree best first (skipping subtrees without the memory asked for); after
+//! [`STEPS_BEFORE_SCAN`] steps it scans instead, so a decision never costs much more than a scan.
 
 use crate::fleet::{Choice, Gpu, Needs};
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
 
 /// Shapes kept at once: at 10,000 nodes each costs about 240 KiB.
 pub(crate) const MAX_SHAPES: usize = 384;
@@ -47,15 +55,32 @@ impl ShapeKey {
 /// the replica does not fit.
 pub(crate) type Scored = Option<(f64, Choice)>;
 
+/// Tree slots the best-first search may visit before it gives way to a scan: about 16 paths
+/// from root to leaf at 20,000 nodes, a few microseconds; a scan there takes some 70.
+pub(crate) const STEPS_BEFORE_SCAN: usize = 256;
+
+/// No node (in a tree slot whose subtree has no fitting node).
+const NONE: u32 = u32::MAX;
+
 struct Shape {
     scores: Vec<Scored>,
+    /// The tournament: `tree[n + i]` is node `i` (or [`NONE`] where it does not fit),
+    /// `tree[k]` the better of `tree[2k]` and `tree[2k + 1]`; the best node is `tree[1]`.
+    tree: Vec<u32>,
     /// Changes (positions in the log, counted from the start) already scored.
     seen: usize,
     last_use: u64,
 }
 
-#[derive(Default)]
 pub(crate) struct ScoreCache {
+    /// Per node, its seeded rank: among equal scores the lowest wins.
+    rank: Vec<usize>,
+    /// The most free memory under each slot of the trees (all shapes' trees have the same
+    /// slots): the search skips a subtree where no node has the memory a replica needs, which
+    /// on a full fleet is most of the best-scored ones.
+    mem: Vec<u64>,
+    /// See [`STEPS_BEFORE_SCAN`] (a field so tests can make the scan happen).
+    steps_before_scan: usize,
     /// Nodes changed, oldest first; `log[0]` is change number `base`.
     log: Vec<usize>,
     base: usize,
@@ -66,9 +91,169 @@ pub(crate) struct ScoreCache {
     stamp: Vec<u64>,
 }
 
+/// A tree slot in the best-first search, ordered as the nodes it stands for.
+struct Slot {
+    key: f64,
+    rank: usize,
+    slot: usize,
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Slot {}
+impl PartialOrd for Slot {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Slot {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.total_cmp(&other.key).then(other.rank.cmp(&self.rank)).then(other.slot.cmp(&self.slot))
+    }
+}
+
+impl Shape {
+    fn key(&self, node: u32) -> Option<f64> {
+        self.scores.get(node as usize).copied().flatten().map(|(key, _)| key)
+    }
+
+    /// The better of two nodes (or `NONE`s): higher score, then lower rank.
+    fn better(&self, rank: &[usize], a: u32, b: u32) -> u32 {
+        match (self.key(a), self.key(b)) {
+            (None, _) => b,
+            (_, None) => a,
+            (Some(ka), Some(kb)) => match ka.total_cmp(&kb) {
+                Ordering::Greater => a,
+                Ordering::Less => b,
+                Ordering::Equal if rank[a as usize] <= rank[b as usize] => a,
+                Ordering::Equal => b,
+            },
+        }
+    }
+
+    fn build(&mut self, rank: &[usize]) {
+        let n = self.scores.len();
+        self.tree = vec![NONE; 2 * n];
+        for i in 0..n {
+            self.tree[n + i] = if self.scores[i].is_some() { i as u32 } else { NONE };
+        }
+        for k in (1..n).rev() {
+            self.tree[k] = self.better(rank, self.tree[2 * k], self.tree[2 * k + 1]);
+        }
+    }
+
+    fn update(&mut self, rank: &[usize], node: usize) {
+        let n = self.scores.len();
+        let mut k = n + node;
+        self.tree[k] = if self.scores[node].is_some() { node as u32 } else { NONE };
+        while k > 1 {
+            k /= 2;
+            self.tree[k] = self.better(rank, self.tree[2 * k], self.tree[2 * k + 1]);
+        }
+    }
+
+    /// The best node that `accept` takes, with its score and devices.
+    /// The best node that `accept` takes, with its score and devices; subtrees `roomy` turns
+    /// down (by tree slot) hold none it would take.
+    fn best(
+        &self,
+        rank: &[usize],
+        steps_before_scan: usize,
+        roomy: impl Fn(usize) -> bool,
+        accept: impl Fn(usize) -> bool,
+    ) -> Option<(usize, f64, Choice)> {
+        let found = |node: u32| self.scores[node as usize].map(|(key, choice)| (node as usize, key, choice));
+        let top = *self.tree.get(1)?;
+        if top == NONE {
+            return None;
+        }
+        if accept(top as usize) {
+            return found(top);
+        }
+        let slot = |k: usize| {
+            let node = self.tree[k];
+            let key = self.key(node).filter(|_| roomy(k))?;
+            Some(Slot { key, rank: rank[node as usize], slot: k })
+        };
+        let n = self.scores.len();
+        let mut heap: BinaryHeap<Slot> = BinaryHeap::new();
+        heap.extend(slot(1));
+        let mut steps = 0;
+        while let Some(Slot { slot: k, .. }) = heap.pop() {
+            steps += 1;
+            if steps > steps_before_scan {
+                return self.scan(rank, accept);
+            }
+            if k >= n {
+                let node = self.tree[k];
+                if accept(node as usize) {
+                    return found(node);
+                }
+            } else {
+                heap.extend(slot(2 * k));
+                heap.extend(slot(2 * k + 1));
+            }
+        }
+        None
+    }
+
+    /// [`Shape::best`] by a pass over every node.
+    fn scan(&self, rank: &[usize], accept: impl Fn(usize) -> bool) -> Option<(usize, f64, Choice)> {
+        let mut best: Option<(usize, f64, Choice)> = None;
+        for (node, scored) in self.scores.iter().enumerate() {
+            let Some((key, choice)) = *scored else { continue };
+            let better = best.is_none_or(|(b, bk, _)| match key.total_cmp(&bk) {
+                Ordering::Greater => true,
+                Ordering::Equal => rank[node] < rank[b],
+                Ordering::Less => false,
+            });
+            if better && accept(node) {
+                best = Some((node, key, choice));
+            }
+        }
+        best
+    }
+}
+
 impl ScoreCache {
-    /// Notes that a node's free capacity changed.
-    pub fn touched(&mut self, node: usize, nodes: usize) {
+    /// A cache for a fleet whose nodes have these seeded ranks and free memory.
+    pub fn new(rank: Vec<usize>, free_mem: &[u64]) -> Self {
+        let n = free_mem.len();
+        let mut mem = vec![0; 2 * n];
+        mem[n..].copy_from_slice(free_mem);
+        for k in (1..n).rev() {
+            mem[k] = mem[2 * k].max(mem[2 * k + 1]);
+        }
+        ScoreCache {
+            rank,
+            mem,
+            steps_before_scan: STEPS_BEFORE_SCAN,
+            log: Vec::new(),
+            base: 0,
+            shapes: BTreeMap::new(),
+            uses: 0,
+            stamp: Vec::new(),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn set_steps_before_scan(&mut self, n: usize) {
+        self.steps_before_scan = n;
+    }
+
+    /// Notes that a node's free capacity changed; `free_mem` is what it has now.
+    pub fn touched(&mut self, node: usize, nodes: usize, free_mem: u64) {
+        if 2 * nodes == self.mem.len() && node < nodes {
+            let mut k = nodes + node;
+            self.mem[k] = free_mem;
+            while k > 1 {
+                k /= 2;
+                self.mem[k] = self.mem[2 * k].max(self.mem[2 * k + 1]);
+            }
+        }
         self.log.push(node);
         // A shape this far behind is scored afresh anyway: forget the older changes.
         if self.log.len() > 2 * nodes.max(1) {
@@ -78,10 +263,26 @@ impl ScoreCache {
         }
     }
 
-    /// Every node's score for this shape, up to date: `score(i)` is called for the nodes that
-    /// changed since the shape was last asked for (all of them the first time). It must score
-    /// as if the replica needed no memory.
-    pub fn scores(&mut self, needs: &Needs, nodes: usize, mut score: impl FnMut(usize) -> Scored) -> &[Scored] {
+    /// The best node for this shape that `accept` takes (highest score, then lowest rank), with
+    /// its score and devices. `score(i)` is called for the nodes that changed since the shape was
+    /// last asked for (all of them the first time); it must score as if the replica needed no
+    /// memory.
+    pub fn best(
+        &mut self,
+        needs: &Needs,
+        nodes: usize,
+        score: impl FnMut(usize) -> Scored,
+        accept: impl Fn(usize) -> bool,
+    ) -> Option<(usize, f64, Choice)> {
+        let key = self.refresh(needs, nodes, score);
+        let shape = self.shapes.get(&key)?;
+        // Without the memory tree (a cache built for another fleet) nothing is skipped.
+        let roomy = |k: usize| self.mem.get(k).is_none_or(|&m| m >= needs.mem);
+        shape.best(&self.rank, self.steps_before_scan, roomy, accept)
+    }
+
+    /// Brings the shape's scores and tree up to date; returns its key.
+    fn refresh(&mut self, needs: &Needs, nodes: usize, mut score: impl FnMut(usize) -> Scored) -> ShapeKey {
         self.uses += 1;
         let now = self.base + self.log.len();
         let key = ShapeKey::of(needs);
@@ -91,10 +292,16 @@ impl ScoreCache {
                 self.shapes.remove(&oldest);
             }
         }
-        let shape = self.shapes.entry(key).or_insert_with(|| Shape { scores: Vec::new(), seen: 0, last_use: 0 });
+        let shape = self.shapes.entry(key.clone()).or_insert_with(|| Shape {
+            scores: Vec::new(),
+            tree: Vec::new(),
+            seen: 0,
+            last_use: 0,
+        });
         shape.last_use = self.uses;
         if shape.scores.len() != nodes || shape.seen < self.base {
             shape.scores = (0..nodes).map(&mut score).collect();
+            shape.build(&self.rank);
         } else {
             // A node changed several times since is scored once.
             self.stamp.resize(nodes, 0);
@@ -102,10 +309,11 @@ impl ScoreCache {
                 if self.stamp[node] != self.uses {
                     self.stamp[node] = self.uses;
                     shape.scores[node] = score(node);
+                    shape.update(&self.rank, node);
                 }
             }
         }
         shape.seen = now;
-        &shape.scores
+        key
     }
 }
