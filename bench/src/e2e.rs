@@ -50,6 +50,7 @@ fn job(i: usize) -> SubmitJob {
         tenant: None,
         idempotency_key: None,
         node_labels: Default::default(),
+        max_replicas_per_node: None,
     }
 }
 

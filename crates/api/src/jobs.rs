@@ -70,6 +70,10 @@ pub struct SubmitJob {
     /// Expected run time in seconds; lets the job backfill ahead of a large waiting job.
     #[serde(default)]
     pub runtime_estimate_s: Option<i64>,
+    /// At most this many replicas on one node, to spread a gang (default: as many as fit,
+    /// one node preferred).
+    #[serde(default)]
+    pub max_replicas_per_node: Option<i64>,
 }
 
 fn ranged(field: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
@@ -130,6 +134,10 @@ impl SubmitJob {
             // Up to a year: anything longer is not an estimate.
             v => Some(ranged("runtime_estimate_s", v, 0, 1, 366 * 24 * 3600)? as u64),
         };
+        let max_replicas_per_node = match self.max_replicas_per_node {
+            None => None,
+            v => Some(ranged("max_replicas_per_node", v, 1, 1, MAX_REPLICAS)? as u32),
+        };
         for (field, models) in [("gpu_models", &self.gpu_models), ("preferred_gpu_models", &self.preferred_gpu_models)]
         {
             if models.iter().any(|m| m.trim().is_empty()) {
@@ -155,6 +163,7 @@ impl SubmitJob {
                 gpu_models: self.gpu_models,
                 preferred_gpu_models: self.preferred_gpu_models,
                 node_labels: self.node_labels,
+                max_replicas_per_node,
             },
             priority: priority as i32,
             max_retries: max_retries as u32,

@@ -82,6 +82,10 @@ pub struct ReplicaResources {
     /// Labels a node must carry (`engine.vllm=yes`, `rack=r12`); empty means any node.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub node_labels: BTreeMap<String, String>,
+    /// At most this many of the job's replicas on one node (a spread, so that losing a node
+    /// loses few); `None`: as many as fit, and a gang prefers one node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas_per_node: Option<u32>,
 }
 
 impl ReplicaResources {

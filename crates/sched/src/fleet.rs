@@ -346,8 +346,9 @@ impl Node<'_> {
     /// them — what placing them one by one with [`Node::fit`] and [`Node::apply`] would give. A
     /// gang asks this of every node, so it counts on the few numbers that change (free CPU,
     /// memory, and each device's or model's free amount, on the stack) rather than on a copy of
-    /// the node.
+    /// the node. Never more than the job's `max_replicas_per_node`.
     pub fn capacity(&self, needs: &Needs, max: u32) -> Option<(u32, Score)> {
+        let max = needs.res.max_replicas_per_node.map_or(max, |cap| max.min(cap.max(1)));
         if max <= 1 || self.gpus.len() > COUNTED_DEVICES {
             return self.capacity_by_copy(needs, max);
         }

@@ -307,6 +307,7 @@ mod tests {
             gpu_models: vec![],
             preferred_gpu_models: vec![],
             node_labels: Default::default(),
+            max_replicas_per_node: None,
         };
         assert_eq!(index.best(&fleet, &fleet.needs(&res), |_| true), Some(Some((0, Choice::Model(0)))));
         res.node_labels.insert("zone".into(), "a".into());

@@ -185,7 +185,12 @@ fn place_job<'j>(
         let reason = match known {
             Some((_, r)) => r.clone(),
             None => {
-                let r = reason::capacity(fleet, needs, job.replicas, fits_now);
+                let mut r = reason::capacity(fleet, needs, job.replicas, fits_now);
+                if let Some(cap) = needs.res.max_replicas_per_node.filter(|_| job.replicas > 1) {
+                    r.push_str(&format!(
+                        "; at most {cap} of its replicas may share a node (max_replicas_per_node), which counts in what fits"
+                    ));
+                }
                 reasons.push((job, r.clone()));
                 r
             }
@@ -316,7 +321,7 @@ pub(crate) fn place_gang(
 /// holds it, or the index cannot say (the caller evaluates every node).
 fn one_node_by_index(fleet: &Fleet, needs: &Needs, r: u32, chooser: &mut Chooser) -> Option<usize> {
     let Gpu::Whole(n) = needs.gpu else { return None };
-    if !fleet.single_model {
+    if !fleet.single_model || needs.res.max_replicas_per_node.is_some_and(|cap| cap < r) {
         return None;
     }
     let whole = Needs {

@@ -67,6 +67,7 @@ pub fn arb_request() -> impl Strategy<Value = ReplicaResources> {
             preferred_gpu_models: if prefer { names.clone() } else { Vec::new() },
             gpu_models: names,
             node_labels: Default::default(),
+            max_replicas_per_node: None,
         }
     })
 }

@@ -41,6 +41,7 @@ fn arb_job() -> impl Strategy<Value = PendingJob> {
                     gpu_models: names(allowed),
                     preferred_gpu_models: names(pref),
                     node_labels: Default::default(),
+                    max_replicas_per_node: None,
                 },
                 runtime_estimate_ms: None,
             }

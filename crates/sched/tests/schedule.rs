@@ -52,6 +52,24 @@ fn gang_of_two_by_four_shares_one_eight_gpu_node() {
     check(input(nodes, vec![gang(1, 2, 4000)], vec![]), &["job 1 -> n1[0,1,2,3] n1[4,5,6,7]"]);
 }
 
+/// A spread gang: no more of its replicas on a node than it allows, and while the nodes it may
+/// use cannot hold it so spread, it waits and says why.
+fn spread(id: i64, replicas: u32, gpu_milli: u32, per_node: u32) -> PendingJob {
+    let mut j = gang(id, replicas, gpu_milli);
+    j.resources.max_replicas_per_node = Some(per_node);
+    j
+}
+
+#[test]
+fn a_spread_gang_puts_no_more_than_its_limit_on_a_node() {
+    let nodes = || (1..=3).map(|i| node(i, None, &whole("H100", 8))).collect::<Vec<_>>();
+    check(input(nodes(), vec![spread(1, 3, 1000, 1)], vec![]), &["job 1 -> n1[0] n2[0] n3[0]"]);
+    check(input(nodes(), vec![spread(1, 4, 1000, 2)], vec![]), &["job 1 -> n1[0] n1[1] n2[0] n2[1]"]);
+    let d = schedule(&input(nodes(), vec![spread(1, 4, 1000, 1)], vec![]));
+    assert!(d.placements.is_empty(), "4 replicas, 1 per node, 3 nodes: {d:?}");
+    assert!(d.waiting[0].reason.contains("at most 1 of its replicas may share a node"), "{}", d.waiting[0].reason);
+}
+
 #[test]
 fn split_gang_prefers_one_rack() {
     let nodes = vec![

@@ -113,6 +113,7 @@ mod tests {
                 gpu_models: models.iter().map(|m| m.to_string()).collect(),
                 preferred_gpu_models: vec![],
                 node_labels: Default::default(),
+                max_replicas_per_node: None,
             },
             priority: 0,
             max_retries: 0,

@@ -118,6 +118,7 @@ fn replica_job(row: &DeploymentRow, spec: &DeploymentSpec) -> NewJob {
                 gpu_models: spec.gpu_models.clone(),
                 preferred_gpu_models: Vec::new(),
                 node_labels: engine_label(&spec.backend).into_iter().collect(),
+                max_replicas_per_node: None,
             },
             priority: REPLICA_PRIORITY,
             max_retries: 100,

@@ -66,6 +66,7 @@ fn gang_replica() -> ReplicaResources {
         gpu_models: Vec::new(),
         preferred_gpu_models: Vec::new(),
         node_labels: Default::default(),
+        max_replicas_per_node: None,
     }
 }
 

@@ -26,6 +26,7 @@ fn spec(name: &str, replicas: u32, max_retries: u32) -> JobSpec {
             gpu_models: vec![],
             preferred_gpu_models: vec![],
             node_labels: Default::default(),
+            max_replicas_per_node: None,
         },
         priority: 0,
         max_retries,

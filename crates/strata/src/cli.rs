@@ -384,6 +384,10 @@ pub struct SubmitArgs {
     /// it ends before that one could start.
     #[arg(long, value_parser = parse_duration_s)]
     pub runtime_estimate: Option<u64>,
+    /// At most this many replicas on one node, to spread a gang over nodes (default: as many
+    /// as fit; a gang prefers one node).
+    #[arg(long)]
+    pub max_replicas_per_node: Option<i64>,
     #[arg(long)]
     pub workdir: Option<String>,
     /// Environment variables, KEY=VALUE (repeatable).

@@ -46,6 +46,7 @@ pub fn job(id: i64, gpu_milli: u32) -> PendingJob {
             gpu_models: Vec::new(),
             preferred_gpu_models: Vec::new(),
             node_labels: Default::default(),
+            max_replicas_per_node: None,
         },
         runtime_estimate_ms: None,
     }

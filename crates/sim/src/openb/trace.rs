@@ -47,6 +47,7 @@ impl OpenbPod {
             gpu_models: self.gpu_spec.clone(),
             preferred_gpu_models: Vec::new(),
             node_labels: Default::default(),
+            max_replicas_per_node: None,
         }
     }
 

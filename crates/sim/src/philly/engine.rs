@@ -56,6 +56,7 @@ fn resources(per_replica_gpus: u32) -> ReplicaResources {
         gpu_models: Vec::new(),
         preferred_gpu_models: Vec::new(),
         node_labels: Default::default(),
+        max_replicas_per_node: None,
     }
 }
 

@@ -90,6 +90,7 @@ pub async fn on_cluster(args: RunArgs) -> anyhow::Result<()> {
             node_labels: BTreeMap::new(),
             preemptible: None,
             runtime_estimate_s: None,
+            max_replicas_per_node: None,
         };
         let key = job.idempotency_key.clone().unwrap_or_default();
         let mut submitted = client.submit_job(&job).await.context("submitting a scan job")?;

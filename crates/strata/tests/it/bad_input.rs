@@ -54,6 +54,16 @@ async fn absurd_resources_and_unknown_chips_are_refused_and_nothing_is_stored() 
         (
             {
                 let mut r = submit(&["true"]);
+                r.max_replicas_per_node = Some(0);
+                r
+            },
+            ErrorCode::InvalidField,
+            "max_replicas_per_node",
+            "between 1 and",
+        ),
+        (
+            {
+                let mut r = submit(&["true"]);
                 r.gpu_milli = Some(1500);
                 r
             },

@@ -316,5 +316,6 @@ pub fn submit(command: &[&str]) -> strata_api::jobs::SubmitJob {
         tenant: None,
         idempotency_key: None,
         node_labels: Default::default(),
+        max_replicas_per_node: None,
     }
 }

@@ -34,6 +34,7 @@ fn resources(pod: &(u64, u64, u32, &str)) -> ReplicaResources {
         gpu_models: if pod.3.is_empty() { vec![] } else { vec![pod.3.to_string()] },
         preferred_gpu_models: vec![],
         node_labels: Default::default(),
+        max_replicas_per_node: None,
     }
 }
 
