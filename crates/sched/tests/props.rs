@@ -23,8 +23,13 @@ fn arb_node(models_in_fleet: usize) -> impl Strategy<Value = (Option<u8>, u64, u
 fn arb_job() -> impl Strategy<Value = PendingJob> {
     let gpu = prop::sample::select(vec![0u32, 100, 250, 500, 999, 1000, 1000, 2000, 4000, 8000]);
     let model_list = prop::collection::vec(0..MODELS.len(), 0..=2);
-    ((1i64..4, 0i32..3, 0i64..10, 1u32..=4), (0u64..16_000, 0u64..32_000, gpu), (model_list.clone(), model_list))
-        .prop_map(|((tenant, priority, submitted, replicas), (cpu, mem, gpu), (allowed, pref))| {
+    let spread = prop::option::weighted(0.25, 1u32..3);
+    (
+        (1i64..4, 0i32..3, 0i64..10, 1u32..=4),
+        (0u64..16_000, 0u64..32_000, gpu),
+        (model_list.clone(), model_list, spread),
+    )
+        .prop_map(|((tenant, priority, submitted, replicas), (cpu, mem, gpu), (allowed, pref, spread))| {
             let names = |ix: Vec<usize>| -> Vec<String> {
                 ix.into_iter().map(|i| MODELS[i].to_string()).collect::<BTreeSet<_>>().into_iter().collect()
             };
@@ -41,7 +46,7 @@ fn arb_job() -> impl Strategy<Value = PendingJob> {
                     gpu_models: names(allowed),
                     preferred_gpu_models: names(pref),
                     node_labels: Default::default(),
-                    max_replicas_per_node: None,
+                    max_replicas_per_node: spread,
                 },
                 runtime_estimate_ms: None,
             }
@@ -366,6 +371,13 @@ proptest! {
         }
         for p in &d.placements {
             let res = &pending[&p.job].resources;
+            if let Some(cap) = res.max_replicas_per_node {
+                let mut per_node: BTreeMap<NodeId, u32> = BTreeMap::new();
+                for r in &p.replicas {
+                    *per_node.entry(r.node).or_default() += 1;
+                }
+                prop_assert!(per_node.values().all(|&k| k <= cap), "job {} over its spread {cap}: {per_node:?}", p.job);
+            }
             for r in &p.replicas {
                 *cpu.entry(r.node).or_default() += res.cpu_milli.0;
                 for g in &r.gpus {
