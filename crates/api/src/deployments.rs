@@ -70,6 +70,10 @@ pub struct CreateDeployment {
     /// routes to them as replicas and the scheduler starts nothing. Scaling does not apply.
     #[serde(default)]
     pub endpoints: Vec<String>,
+    /// At most this many of its replicas on one node, so that losing a node loses few of them
+    /// (default: as many as fit).
+    #[serde(default)]
+    pub max_replicas_per_node: Option<u32>,
     /// Admin only: the owning tenant (default `default`).
     #[serde(default)]
     pub tenant: Option<String>,
@@ -99,6 +103,9 @@ pub struct DeploymentSpec {
     /// External endpoints instead of replicas the scheduler runs (`backend` is `external`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<String>,
+    /// At most this many replicas on one node; `None`: as many as fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas_per_node: Option<u32>,
 }
 
 /// `POST /api/v1/deployments/{name}/scale`

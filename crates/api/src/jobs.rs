@@ -164,6 +164,7 @@ impl SubmitJob {
                 preferred_gpu_models: self.preferred_gpu_models,
                 node_labels: self.node_labels,
                 max_replicas_per_node,
+                spread_group: None,
             },
             priority: priority as i32,
             max_retries: max_retries as u32,

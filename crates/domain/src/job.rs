@@ -86,6 +86,11 @@ pub struct ReplicaResources {
     /// loses few); `None`: as many as fit, and a gang prefers one node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replicas_per_node: Option<u32>,
+    /// Replicas of every job naming this group count together against `max_replicas_per_node`
+    /// on each node: how a deployment, whose replicas are separate jobs, spreads them. The
+    /// control plane names it (`deployment-7`); `None`: only the job's own replicas count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_group: Option<String>,
 }
 
 impl ReplicaResources {

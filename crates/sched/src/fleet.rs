@@ -3,7 +3,7 @@
 //! Chip models are interned to small integers once per cycle, so that checking "is this device
 //! allowed for this job" is an array lookup instead of a string comparison in the hot loop.
 
-use crate::model::{HeldReplica, NodeView};
+use crate::model::{HeldReplica, NodeView, RunningJob};
 use std::collections::BTreeSet;
 use strata_domain::{GpuRequest, NodeId, ReplicaResources};
 
@@ -32,6 +32,9 @@ pub(crate) struct Node<'a> {
     pub models: Vec<usize>,
     /// Interned rack: a position in [`Fleet::racks`].
     pub rack: Option<usize>,
+    /// Replicas per spread group on this node, running and placed this cycle; empty on most
+    /// nodes (a few deployments name groups), so a plain list searched by name.
+    spread: Vec<(Box<str>, u32)>,
 }
 
 #[derive(Clone)]
@@ -134,12 +137,24 @@ impl<'a> Fleet<'a> {
                     gpus,
                     models: node_models.into_iter().collect(),
                     rack: view.rack.as_deref().and_then(|r| racks.binary_search(&r).ok()),
+                    spread: Vec::new(),
                 }
             })
             .collect();
         nodes.sort_by_key(|n| n.view.id);
         let single_model = nodes.iter().all(|n| n.models.len() <= 1);
         Fleet { nodes, models, racks, single_model, changed: Vec::new() }
+    }
+
+    /// Counts the running replicas of every spread group on their nodes: the nodes' free
+    /// capacity already leaves out what running work holds, but which group holds it is only
+    /// in the running jobs. Called once, on a fleet just made from the same input.
+    pub fn count_running(&mut self, running: &[RunningJob]) {
+        for held in running.iter().flat_map(|r| &r.replicas) {
+            if let (Some(group), Some(i)) = (&held.spread_group, self.position(held.node)) {
+                self.nodes[i].count_spread(group, false);
+            }
+        }
     }
 
     /// The position of a node in `nodes`, if it is schedulable this cycle.
@@ -218,6 +233,11 @@ impl Needs<'_> {
     fn allows_node(&self, node: &Node) -> bool {
         self.res.node_labels.is_empty() || self.res.allows_node(&node.view.labels)
     }
+
+    /// Whether replicas of other jobs (the request's spread group) limit where this one goes.
+    pub fn spreads(&self) -> bool {
+        self.res.spread_group.is_some() && self.res.max_replicas_per_node.is_some()
+    }
 }
 
 impl Node<'_> {
@@ -225,8 +245,40 @@ impl Node<'_> {
         self.gpus.binary_search_by_key(&index, |d| d.index).ok().map(|p| &self.gpus[p])
     }
 
+    /// Replicas of spread group `group` here.
+    fn spread_count(&self, group: &str) -> u32 {
+        self.spread.iter().find(|(g, _)| &**g == group).map_or(0, |&(_, k)| k)
+    }
+
+    /// One replica of `group` more here, or (`give_back`) one fewer.
+    fn count_spread(&mut self, group: &str, give_back: bool) {
+        match self.spread.iter().position(|(g, _)| &**g == group) {
+            Some(p) if give_back => {
+                self.spread[p].1 = self.spread[p].1.saturating_sub(1);
+                if self.spread[p].1 == 0 {
+                    self.spread.swap_remove(p);
+                }
+            }
+            Some(p) => self.spread[p].1 += 1,
+            None if give_back => {}
+            None => self.spread.push((group.into(), 1)),
+        }
+    }
+
+    /// How many more replicas of the request's spread group this node may take under its
+    /// `max_replicas_per_node`; `u32::MAX` when the request names no group or no limit.
+    pub fn spread_room(&self, needs: &Needs) -> u32 {
+        match (&needs.res.spread_group, needs.res.max_replicas_per_node) {
+            (Some(group), Some(cap)) => cap.max(1).saturating_sub(self.spread_count(group)),
+            _ => u32::MAX,
+        }
+    }
+
     /// Adds (`give_back`) or subtracts what a replica holds.
     fn adjust(&mut self, held: &HeldReplica, give_back: bool) {
+        if let Some(group) = &held.spread_group {
+            self.count_spread(group, give_back);
+        }
         if give_back {
             self.cpu += held.cpu_milli;
             self.mem += held.memory_mib;
@@ -304,6 +356,9 @@ impl Node<'_> {
 
     /// Takes what a fit chose. Private: the fleet logs the change ([`Fleet::apply`]).
     fn apply(&mut self, needs: &Needs, choice: Choice) -> Taken {
+        if let Some(group) = &needs.res.spread_group {
+            self.count_spread(group, false);
+        }
         self.cpu = self.cpu.saturating_sub(needs.cpu);
         self.mem = self.mem.saturating_sub(needs.mem);
         match (choice, needs.gpu) {
@@ -333,6 +388,9 @@ impl Node<'_> {
 
     /// Gives back what [`Node::apply`] took.
     fn undo(&mut self, needs: &Needs, taken: &Taken) {
+        if let Some(group) = &needs.res.spread_group {
+            self.count_spread(group, true);
+        }
         self.cpu += needs.cpu;
         self.mem += needs.mem;
         for &(pos, milli) in taken {
@@ -346,9 +404,14 @@ impl Node<'_> {
     /// them — what placing them one by one with [`Node::fit`] and [`Node::apply`] would give. A
     /// gang asks this of every node, so it counts on the few numbers that change (free CPU,
     /// memory, and each device's or model's free amount, on the stack) rather than on a copy of
-    /// the node. Never more than the job's `max_replicas_per_node`.
+    /// the node. Never more than the job's `max_replicas_per_node`, nor than its spread group's
+    /// room here ([`Node::spread_room`]).
     pub fn capacity(&self, needs: &Needs, max: u32) -> Option<(u32, Score)> {
         let max = needs.res.max_replicas_per_node.map_or(max, |cap| max.min(cap.max(1)));
+        let max = match self.spread_room(needs) {
+            0 => return None,
+            room => max.min(room),
+        };
         if max <= 1 || self.gpus.len() > COUNTED_DEVICES {
             return self.capacity_by_copy(needs, max);
         }

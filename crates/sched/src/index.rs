@@ -308,6 +308,7 @@ mod tests {
             preferred_gpu_models: vec![],
             node_labels: Default::default(),
             max_replicas_per_node: None,
+            spread_group: None,
         };
         assert_eq!(index.best(&fleet, &fleet.needs(&res), |_| true), Some(Some((0, Choice::Model(0)))));
         res.node_labels.insert("zone".into(), "a".into());

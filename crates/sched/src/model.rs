@@ -51,6 +51,9 @@ pub struct HeldReplica {
     pub cpu_milli: u64,
     pub memory_mib: u64,
     pub gpus: Vec<GpuAssignment>,
+    /// Its job's `spread_group`: a replica the group's density limit counts on its node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread_group: Option<String>,
 }
 
 impl HeldReplica {

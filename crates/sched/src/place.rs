@@ -40,6 +40,7 @@ pub fn schedule_by_scan(input: &SchedInput) -> Decisions {
 
 fn schedule_with(input: &SchedInput, mut best_fit: Chooser, search: Search) -> Decisions {
     let mut fleet = Fleet::new(&input.nodes);
+    fleet.count_running(&input.running);
     let mut quotas = Quotas::new(&input.tenants);
     let mut order = FairOrder::new(input);
     let mut victims = Victims::new(&input.running, &input.tenants, input.now_ms, search);
@@ -186,7 +187,8 @@ fn place_job<'j>(
             Some((_, r)) => r.clone(),
             None => {
                 let mut r = reason::capacity(fleet, needs, job.replicas, fits_now);
-                if let Some(cap) = needs.res.max_replicas_per_node.filter(|_| job.replicas > 1) {
+                // A spread group's limit is explained by `reason::capacity` itself.
+                if let Some(cap) = needs.res.max_replicas_per_node.filter(|_| job.replicas > 1 && !needs.spreads()) {
                     r.push_str(&format!(
                         "; at most {cap} of its replicas may share a node (max_replicas_per_node), which counts in what fits"
                     ));
@@ -246,6 +248,7 @@ fn held_by(fleet: &Fleet, needs: &Needs, replicas: &[ReplicaPlacement]) -> Vec<H
             cpu_milli: needs.cpu,
             memory_mib: needs.mem,
             gpus: r.gpus.clone(),
+            spread_group: needs.res.spread_group.clone(),
         })
         .collect()
 }
@@ -321,7 +324,8 @@ pub(crate) fn place_gang(
 /// holds it, or the index cannot say (the caller evaluates every node).
 fn one_node_by_index(fleet: &Fleet, needs: &Needs, r: u32, chooser: &mut Chooser) -> Option<usize> {
     let Gpu::Whole(n) = needs.gpu else { return None };
-    if !fleet.single_model || needs.res.max_replicas_per_node.is_some_and(|cap| cap < r) {
+    // A spread group's replicas already on a node lower what it holds, which the index does not know.
+    if !fleet.single_model || needs.spreads() || needs.res.max_replicas_per_node.is_some_and(|cap| cap < r) {
         return None;
     }
     let whole = Needs {

@@ -183,15 +183,18 @@ impl Chooser {
     }
 
     /// [`Chooser::choose`] among the nodes `open` lets in (say, those where fewer than a
-    /// density limit of the same application run).
+    /// density limit of the same application run). A request's spread group closes the nodes
+    /// that hold as many of the group's replicas as its limit allows, whatever `open` says.
     pub fn choose_where(
         &mut self,
         fleet: &Fleet,
         needs: &Needs,
         open: impl Fn(usize) -> bool,
     ) -> Option<(usize, Choice)> {
+        let spreads = needs.spreads();
+        let open = |node: usize| open(node) && (!spreads || fleet.nodes[node].spread_room(needs) > 0);
         if self.policy == Policy::Classic {
-            return match self.index(fleet).and_then(|ix| ix.best(fleet, needs, &open)) {
+            return match self.index(fleet).and_then(|ix| ix.best(fleet, needs, open)) {
                 Some(found) => found,
                 None => classic_where(fleet, needs, open),
             };
@@ -252,11 +255,14 @@ impl Chooser {
     }
 
     /// Every feasible node tied for the best rank (for comparing decisions with another scheduler).
+    /// Nodes closed to the request's spread group are left out, as [`Chooser::choose_where`] does.
     pub fn best_set(&mut self, fleet: &Fleet, needs: &Needs) -> Vec<usize> {
+        let open = |node: usize| !needs.spreads() || fleet.nodes[node].spread_room(needs) > 0;
         if self.policy == Policy::Classic {
-            return classic(fleet, needs).map(|(i, _)| vec![i]).unwrap_or_default();
+            return classic_where(fleet, needs, open).map(|(i, _)| vec![i]).unwrap_or_default();
         }
-        let cands = self.ranked(fleet, needs);
+        let mut cands = self.ranked(fleet, needs);
+        cands.retain(|c| open(c.node));
         let Some(top) = cands.iter().map(|c| c.key).max_by(f64::total_cmp) else { return Vec::new() };
         cands.iter().filter(|c| c.key.total_cmp(&top) == Ordering::Equal).map(|c| c.node).collect()
     }
@@ -356,7 +362,9 @@ impl Chooser {
     }
 }
 
-/// The control plane's rule: smallest [`crate::fleet::Score`], then lowest node position.
+/// The control plane's rule: smallest [`crate::fleet::Score`], then lowest node position. What
+/// the index is tested against; the code itself goes through [`classic_where`].
+#[cfg(test)]
 pub(crate) fn classic(fleet: &Fleet, needs: &Needs) -> Option<(usize, Choice)> {
     classic_where(fleet, needs, |_| true)
 }

@@ -11,6 +11,24 @@ const NO_NODES: &str = "no schedulable node (all nodes are cordoned, draining or
 /// The reason a job with `replicas` replicas could not be placed, given that `fits_now`
 /// replicas would fit across the fleet (fewer than `replicas`).
 pub(crate) fn capacity(fleet: &Fleet, needs: &Needs, replicas: u32, fits_now: u64) -> String {
+    let (Some(group), Some(cap)) = (&needs.res.spread_group, needs.res.max_replicas_per_node) else {
+        return without_spread(fleet, needs, replicas, fits_now);
+    };
+    let full = fleet.nodes.iter().filter(|n| n.spread_room(needs) == 0 && n.fit(needs).is_some()).count();
+    if full > 0 && fits_now == 0 {
+        let nodes = if full == 1 { "the one node" } else { "every node" };
+        return format!(
+            "{nodes} with room for it already holds {cap} replicas of {group}, as many as one node may (max_replicas_per_node); it starts when a node with room joins or one of those replicas ends"
+        );
+    }
+    format!(
+        "{}; replicas of {group}: at most {cap} per node (max_replicas_per_node), counting those running",
+        without_spread(fleet, needs, replicas, fits_now)
+    )
+}
+
+/// [`capacity`] for a request without a spread group's limit, or for the part that is not it.
+fn without_spread(fleet: &Fleet, needs: &Needs, replicas: u32, fits_now: u64) -> String {
     if fleet.nodes.is_empty() {
         return NO_NODES.to_string();
     }

@@ -68,6 +68,7 @@ pub fn arb_request() -> impl Strategy<Value = ReplicaResources> {
             gpu_models: names,
             node_labels: Default::default(),
             max_replicas_per_node: None,
+            spread_group: None,
         }
     })
 }

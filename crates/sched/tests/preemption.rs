@@ -26,6 +26,7 @@ fn running(id: i64, tenant: i64, priority: i32, node: i64, gpus: &[u32], started
             cpu_milli: 1000,
             memory_mib: 1024,
             gpus: gpus.iter().map(|&index| GpuAssignment { index, milli: GpuMillis(1000) }).collect(),
+            spread_group: None,
         }],
     }
 }

@@ -27,30 +27,34 @@ fn arb_job() -> impl Strategy<Value = PendingJob> {
     (
         (1i64..4, 0i32..3, 0i64..10, 1u32..=4),
         (0u64..16_000, 0u64..32_000, gpu),
-        (model_list.clone(), model_list, spread),
+        (model_list.clone(), model_list, spread, any::<bool>()),
     )
-        .prop_map(|((tenant, priority, submitted, replicas), (cpu, mem, gpu), (allowed, pref, spread))| {
-            let names = |ix: Vec<usize>| -> Vec<String> {
-                ix.into_iter().map(|i| MODELS[i].to_string()).collect::<BTreeSet<_>>().into_iter().collect()
-            };
-            PendingJob {
-                id: JobId(0),
-                tenant: TenantId(tenant),
-                priority,
-                submitted_at_ms: submitted,
-                replicas,
-                resources: ReplicaResources {
-                    cpu_milli: CpuMillis(cpu),
-                    memory_mib: MemoryMib(mem),
-                    gpu_milli: GpuRequest::try_from(gpu).unwrap_or(GpuRequest::None),
-                    gpu_models: names(allowed),
-                    preferred_gpu_models: names(pref),
-                    node_labels: Default::default(),
-                    max_replicas_per_node: spread,
-                },
-                runtime_estimate_ms: None,
-            }
-        })
+        .prop_map(
+            |((tenant, priority, submitted, replicas), (cpu, mem, gpu), (allowed, pref, spread, grouped))| {
+                let names = |ix: Vec<usize>| -> Vec<String> {
+                    ix.into_iter().map(|i| MODELS[i].to_string()).collect::<BTreeSet<_>>().into_iter().collect()
+                };
+                PendingJob {
+                    id: JobId(0),
+                    tenant: TenantId(tenant),
+                    priority,
+                    submitted_at_ms: submitted,
+                    replicas,
+                    resources: ReplicaResources {
+                        cpu_milli: CpuMillis(cpu),
+                        memory_mib: MemoryMib(mem),
+                        gpu_milli: GpuRequest::try_from(gpu).unwrap_or(GpuRequest::None),
+                        gpu_models: names(allowed),
+                        preferred_gpu_models: names(pref),
+                        node_labels: Default::default(),
+                        max_replicas_per_node: spread,
+                        // Every job of group `gK` allows K per node, so the group's limit is one number.
+                        spread_group: spread.filter(|_| grouped).map(|cap| format!("g{cap}")),
+                    },
+                    runtime_estimate_ms: None,
+                }
+            },
+        )
 }
 
 fn arb_tenant(id: i64) -> impl Strategy<Value = TenantLimits> {
@@ -185,6 +189,9 @@ proptest! {
             prop_assert!(*used <= free, "device {index} on node {id}: {used} > {free}");
         }
 
+        // (5) no node holds more of a spread group than its limit.
+        prop_assert!(within_groups(&input, &d, &BTreeSet::new()).is_ok(), "{:?}", within_groups(&input, &d, &BTreeSet::new()));
+
         // (4) quotas never exceeded.
         for t in &input.tenants {
             let (g, c, m) = usage.get(&t.tenant).copied().unwrap_or_default();
@@ -255,6 +262,31 @@ proptest! {
     }
 }
 
+/// Whether every node holds at most K replicas of each spread group `gK` once the cycle's
+/// decisions are carried out: the running ones not stopped and the placed ones together.
+fn within_groups(input: &SchedInput, d: &strata_sched::Decisions, stopped: &BTreeSet<JobId>) -> Result<(), String> {
+    let mut held: BTreeMap<(NodeId, &str), u32> = BTreeMap::new();
+    for r in input.running.iter().filter(|r| !stopped.contains(&r.id)) {
+        for h in &r.replicas {
+            if let Some(g) = &h.spread_group {
+                *held.entry((h.node, g)).or_default() += 1;
+            }
+        }
+    }
+    for p in &d.placements {
+        let job = input.pending.iter().find(|j| j.id == p.job).ok_or("placed a job not pending")?;
+        if let Some(g) = &job.resources.spread_group {
+            for r in &p.replicas {
+                *held.entry((r.node, g)).or_default() += 1;
+            }
+        }
+    }
+    match held.iter().find(|((_, g), &k)| g[1..].parse::<u32>().is_ok_and(|cap| k > cap)) {
+        Some(((node, g), k)) => Err(format!("node {node} holds {k} replicas of {g}")),
+        None => Ok(()),
+    }
+}
+
 /// A cycle after `first`: its placements are now running work (random priorities, tenants'
 /// nominal quotas, preemptibility), and `next` is the new queue.
 fn second_cycle(first: &SchedInput, next: Vec<PendingJob>, flags: &[(bool, i32, u64)]) -> SchedInput {
@@ -282,6 +314,7 @@ fn second_cycle(first: &SchedInput, next: Vec<PendingJob>, flags: &[(bool, i32, 
                 cpu_milli: job.resources.cpu_milli.0,
                 memory_mib: job.resources.memory_mib.0,
                 gpus: r.gpus.clone(),
+                spread_group: job.resources.spread_group.clone(),
             });
         }
         running.push(strata_sched::RunningJob {
@@ -325,6 +358,33 @@ proptest! {
         prop_assert_eq!(schedule(&first), schedule_by_scan(&first));
         let input = second_cycle(&first, next, &flags);
         prop_assert_eq!(schedule(&input), schedule_by_scan(&input));
+    }
+
+    /// Every job in a spread group (as a deployment's replicas are): the limit holds in a first
+    /// cycle and in a second one that starts with the first's placements running.
+    #[test]
+    fn a_spread_group_never_exceeds_its_limit_on_a_node_across_cycles(
+        first in arb_input(),
+        next in prop::collection::vec(arb_job(), 0..30),
+        flags in prop::collection::vec((any::<bool>(), 0i32..3, 0u64..10_000_000), 1..8),
+    ) {
+        let grouped = |mut j: PendingJob| {
+            let cap = 1 + (j.id.0 % 2) as u32;
+            j.resources.max_replicas_per_node = Some(cap);
+            j.resources.spread_group = Some(format!("g{cap}"));
+            j
+        };
+        let first = SchedInput { pending: first.pending.into_iter().map(grouped).collect(), ..first };
+        let d = schedule(&first);
+        prop_assert!(within_groups(&first, &d, &BTreeSet::new()).is_ok(), "{:?}", within_groups(&first, &d, &BTreeSet::new()));
+        let next: Vec<PendingJob> =
+            next.into_iter().enumerate().map(|(i, j)| grouped(PendingJob { id: JobId(i as i64 + 1), ..j })).collect();
+        let input = second_cycle(&first, next, &flags);
+        let d = schedule(&input);
+        prop_assert_eq!(&d, &schedule_by_scan(&input));
+        let stopped: BTreeSet<JobId> = d.preemptions.iter().map(|p| p.job).collect();
+        let groups = within_groups(&input, &d, &stopped);
+        prop_assert!(groups.is_ok(), "{:?}", groups);
     }
 
     #[test]
@@ -385,6 +445,8 @@ proptest! {
                 }
             }
         }
+        let groups = within_groups(&input, &d, &stopped);
+        prop_assert!(groups.is_ok(), "{:?}", groups);
         let before: BTreeMap<NodeId, &NodeView> = first.nodes.iter().map(|n| (n.id, n)).collect();
         for (id, used) in &cpu {
             prop_assert!(*used <= before[id].free_cpu.0, "node {id}: CPU over-committed");

@@ -70,6 +70,52 @@ fn a_spread_gang_puts_no_more_than_its_limit_on_a_node() {
     assert!(d.waiting[0].reason.contains("at most 1 of its replicas may share a node"), "{}", d.waiting[0].reason);
 }
 
+/// A deployment's replicas, one job each, spread as a group: its limit counts the group's
+/// replicas already running on a node as well as those placed in this cycle.
+#[test]
+fn a_spread_group_counts_every_job_in_it_running_or_placed() {
+    let replica = |id: i64| {
+        let mut j = spread(id, 1, 1000, 1);
+        j.resources.spread_group = Some("deployment chat".into());
+        j
+    };
+    // Node 1 is the tighter fit, so best fit would stack every replica there.
+    let nodes = vec![node(1, None, &whole("H100", 4)), node(2, None, &whole("H100", 8))];
+    let pending = vec![replica(1), replica(2), replica(3), job(4, 1000)];
+    let d = schedule(&input(nodes.clone(), pending.clone(), vec![]));
+    let lines = render(&d);
+    assert_eq!(lines[..3], ["job 1 -> n1[0]", "job 2 -> n2[0]", "job 4 -> n1[1]"], "{lines:#?}");
+    assert!(
+        lines[3].starts_with("job 3 waits: every node with room for it already holds 1 replicas of deployment chat"),
+        "{}",
+        lines[3]
+    );
+
+    // Next cycle: job 1 runs on node 1, so the group's next replica goes to node 2.
+    let running = strata_sched::RunningJob {
+        id: strata_domain::JobId(1),
+        tenant: TenantId(1),
+        priority: 0,
+        preemptible: true,
+        progress_since_ms: 0,
+        expected_end_ms: None,
+        replicas: vec![strata_sched::HeldReplica {
+            node: strata_domain::NodeId(1),
+            gpu_model: Some("H100".into()),
+            cpu_milli: 1000,
+            memory_mib: 1024,
+            gpus: vec![strata_sched::GpuAssignment { index: 0, milli: strata_domain::GpuMillis(1000) }],
+            spread_group: Some("deployment chat".into()),
+        }],
+    };
+    let mut nodes = nodes;
+    nodes[0].gpus[0].free = strata_domain::GpuMillis(0);
+    nodes[0].free_cpu.0 -= 1000;
+    nodes[0].free_memory.0 -= 1024;
+    let next = SchedInput { running: vec![running], ..input(nodes, vec![replica(2)], vec![]) };
+    check(next, &["job 2 -> n2[0]"]);
+}
+
 #[test]
 fn split_gang_prefers_one_rack() {
     let nodes = vec![

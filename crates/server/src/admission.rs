@@ -114,6 +114,7 @@ mod tests {
                 preferred_gpu_models: vec![],
                 node_labels: Default::default(),
                 max_replicas_per_node: None,
+                spread_group: None,
             },
             priority: 0,
             max_retries: 0,

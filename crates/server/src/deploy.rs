@@ -118,7 +118,10 @@ fn replica_job(row: &DeploymentRow, spec: &DeploymentSpec) -> NewJob {
                 gpu_models: spec.gpu_models.clone(),
                 preferred_gpu_models: Vec::new(),
                 node_labels: engine_label(&spec.backend).into_iter().collect(),
-                max_replicas_per_node: None,
+                // The replicas are separate jobs; one spread group per deployment makes the
+                // limit count all of them on each node.
+                max_replicas_per_node: spec.max_replicas_per_node,
+                spread_group: spec.max_replicas_per_node.map(|_| format!("deployment {}", row.name)),
             },
             priority: REPLICA_PRIORITY,
             max_retries: 100,

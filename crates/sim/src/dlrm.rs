@@ -67,6 +67,7 @@ impl DlrmInstance {
             preferred_gpu_models: Vec::new(),
             node_labels: Default::default(),
             max_replicas_per_node: None,
+            spread_group: None,
         }
     }
 }

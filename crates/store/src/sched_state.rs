@@ -211,11 +211,14 @@ impl Store {
             .flat_map(|n| n.inventory.accelerators.iter().map(move |a| ((n.id, a.index), a.model.as_str())))
             .collect();
         let mut running: Vec<RunningJob> = Vec::new();
+        // The spread group of the job whose replicas the rows are on now.
+        let mut spec_group: Option<String> = None;
         for row in &rows {
             let id = JobId(row.try_get("job_id")?);
             if running.last().is_none_or(|r| r.id != id) {
                 // The spec once per job, not per replica.
                 let spec = self.spec(id, row)?;
+                spec_group.clone_from(&spec.resources.spread_group);
                 let started: i64 = row.try_get("created_ms")?;
                 running.push(RunningJob {
                     id,
@@ -239,6 +242,7 @@ impl Store {
                     cpu_milli: row.try_get::<i64, _>("cpu_milli")?.max(0) as u64,
                     memory_mib: row.try_get::<i64, _>("memory_mib")?.max(0) as u64,
                     gpus,
+                    spread_group: spec_group.clone(),
                 });
             }
         }

@@ -27,6 +27,7 @@ fn spec(name: &str, replicas: u32, max_retries: u32) -> JobSpec {
             preferred_gpu_models: vec![],
             node_labels: Default::default(),
             max_replicas_per_node: None,
+            spread_group: None,
         },
         priority: 0,
         max_retries,

@@ -47,6 +47,7 @@ pub fn job(id: i64, gpu_milli: u32) -> PendingJob {
             preferred_gpu_models: Vec::new(),
             node_labels: Default::default(),
             max_replicas_per_node: None,
+            spread_group: None,
         },
         runtime_estimate_ms: None,
     }

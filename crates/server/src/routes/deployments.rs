@@ -142,6 +142,12 @@ fn spec_of(state: &AppState, req: &CreateDeployment) -> AppResult<(String, Deplo
     let price =
         Price::from_usd_per_mtok(req.price_input_per_mtok.unwrap_or(0.0), req.price_output_per_mtok.unwrap_or(0.0))
             .ok_or_else(|| invalid("price_input_per_mtok", "prices must be non-negative dollars per million tokens"))?;
+    if let Some(cap) = req.max_replicas_per_node.filter(|&c| c == 0 || c > MAX_REPLICAS) {
+        return Err(invalid(
+            "max_replicas_per_node",
+            format!("max_replicas_per_node must be 1..{MAX_REPLICAS}, got {cap}; leave it out to let replicas share nodes as they fit"),
+        ));
+    }
     if let Some(bad) = req.fallbacks.iter().find(|f| !valid_deployment_name(f) || **f == name) {
         return Err(invalid("fallbacks", format!("fallback {bad:?} is not another deployment's name")));
     }
@@ -163,6 +169,7 @@ fn spec_of(state: &AppState, req: &CreateDeployment) -> AppResult<(String, Deplo
         price_output_micro_per_mtok: price.output_micro_per_mtok,
         fallbacks: req.fallbacks.clone(),
         endpoints: req.endpoints.iter().map(|e| e.trim_end_matches('/').to_string()).collect(),
+        max_replicas_per_node: req.max_replicas_per_node,
     };
     Ok((name, spec, replicas))
 }

@@ -48,6 +48,7 @@ impl OpenbPod {
             preferred_gpu_models: Vec::new(),
             node_labels: Default::default(),
             max_replicas_per_node: None,
+            spread_group: None,
         }
     }
 

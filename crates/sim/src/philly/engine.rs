@@ -57,6 +57,7 @@ fn resources(per_replica_gpus: u32) -> ReplicaResources {
         preferred_gpu_models: Vec::new(),
         node_labels: Default::default(),
         max_replicas_per_node: None,
+        spread_group: None,
     }
 }
 
@@ -153,6 +154,7 @@ pub fn simulate(
                     cpu_milli: res.cpu_milli.0,
                     memory_mib: res.memory_mib.0,
                     gpus: r.gpus.clone(),
+                    spread_group: None,
                 })
                 .collect();
             take(&mut views, &replicas);

@@ -141,6 +141,10 @@ pub struct DeployArgs {
     /// Seconds without requests before scaling to zero (with --min 0).
     #[arg(long)]
     pub idle_to_zero: Option<u64>,
+    /// At most this many replicas on one node, so that losing a node loses few of them
+    /// (default: as many as fit). Replicas past it wait for another node, and say so.
+    #[arg(long)]
+    pub max_replicas_per_node: Option<u32>,
     /// Route to an OpenAI-compatible server run elsewhere (http://host:port, repeatable) instead
     /// of starting replicas; MODEL is then the name that server knows the model by.
     #[arg(long = "endpoint")]

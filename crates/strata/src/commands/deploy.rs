@@ -57,6 +57,7 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<()> {
         price_output_per_mtok: args.price_output,
         fallbacks: args.fallbacks.clone(),
         endpoints: args.endpoints.clone(),
+        max_replicas_per_node: args.max_replicas_per_node,
         tenant: args.tenant.clone(),
     };
     let c = client(&args.conn)?;

@@ -472,6 +472,34 @@ async fn an_engine_deployment_waits_for_a_node_that_has_the_engine_and_says_so()
 }
 
 #[tokio::test]
+async fn a_deployment_spreads_its_replicas_and_says_why_one_waits() {
+    let mut c = Cluster::start().await;
+    c.add_agent("only", "1xT4-16GB", &["--cpu-cores", "4", "--memory-mib", "16000"]).await;
+    let req = |per_node: u32| CreateDeployment {
+        model: "/models/none.gguf".into(),
+        name: Some("spread".into()),
+        replicas: Some(2),
+        memory_mib: Some(1024),
+        max_replicas_per_node: Some(per_node),
+        ..CreateDeployment::default()
+    };
+    let bad = c.admin.create_deployment(&req(0)).await.unwrap_err().to_string();
+    assert!(bad.contains("max_replicas_per_node must be 1..1024"), "{bad}");
+    // Both replicas would fit on the one node; the limit lets one run there and says so.
+    let d = c.admin.create_deployment(&req(1)).await.unwrap();
+    assert_eq!(d.spec.max_replicas_per_node, Some(1));
+    let pending = wait_for("the second replica's reason", Duration::from_secs(20), || {
+        let admin = c.admin.clone();
+        async move {
+            let d = admin.deployment("spread").await.ok()?;
+            d.pending.into_iter().find(|p| p.contains("max_replicas_per_node"))
+        }
+    })
+    .await;
+    assert!(pending.contains("already holds 1 replicas of deployment spread"), "{pending}");
+}
+
+#[tokio::test]
 async fn a_revoked_key_is_refused_by_every_gateway_replica_within_a_second() {
     let c = Cluster::start().await;
     if !c.database_url.starts_with("postgres") {

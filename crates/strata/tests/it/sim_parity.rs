@@ -35,6 +35,7 @@ fn resources(pod: &(u64, u64, u32, &str)) -> ReplicaResources {
         preferred_gpu_models: vec![],
         node_labels: Default::default(),
         max_replicas_per_node: None,
+        spread_group: None,
     }
 }
 
