@@ -4,7 +4,7 @@
 //! allowed for this job" is an array lookup instead of a string comparison in the hot loop.
 
 use crate::model::{HeldReplica, NodeView, RunningJob};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use strata_domain::{GpuRequest, NodeId, ReplicaResources};
 
 /// Milli-GPUs in one whole device.
@@ -32,9 +32,6 @@ pub(crate) struct Node<'a> {
     pub models: Vec<usize>,
     /// Interned rack: a position in [`Fleet::racks`].
     pub rack: Option<usize>,
-    /// Replicas per spread group on this node, running and placed this cycle; empty on most
-    /// nodes (a few deployments name groups), so a plain list searched by name.
-    spread: Vec<(Box<str>, u32)>,
 }
 
 #[derive(Clone)]
@@ -53,6 +50,9 @@ pub(crate) struct Fleet<'a> {
     /// here, so whatever keeps state about nodes (an index, cached scores) has one place to learn
     /// what to refresh — gangs, undone gangs, stopped and restarted victims alike.
     changed: Vec<usize>,
+    /// Replicas per spread group, by node position, running and placed this cycle. Apart from
+    /// the nodes (scans walk those, so they stay small), and sparse: few nodes hold a group.
+    spread: BTreeMap<usize, Vec<(Box<str>, u32)>>,
 }
 
 /// The GPU part of one replica's request, normalised (a zero request is no request).
@@ -137,13 +137,12 @@ impl<'a> Fleet<'a> {
                     gpus,
                     models: node_models.into_iter().collect(),
                     rack: view.rack.as_deref().and_then(|r| racks.binary_search(&r).ok()),
-                    spread: Vec::new(),
                 }
             })
             .collect();
         nodes.sort_by_key(|n| n.view.id);
         let single_model = nodes.iter().all(|n| n.models.len() <= 1);
-        Fleet { nodes, models, racks, single_model, changed: Vec::new() }
+        Fleet { nodes, models, racks, single_model, changed: Vec::new(), spread: BTreeMap::new() }
     }
 
     /// Counts the running replicas of every spread group on their nodes: the nodes' free
@@ -152,7 +151,7 @@ impl<'a> Fleet<'a> {
     pub fn count_running(&mut self, running: &[RunningJob]) {
         for held in running.iter().flat_map(|r| &r.replicas) {
             if let (Some(group), Some(i)) = (&held.spread_group, self.position(held.node)) {
-                self.nodes[i].count_spread(group, false);
+                self.count_spread(i, group, false);
             }
         }
     }
@@ -173,6 +172,9 @@ impl<'a> Fleet<'a> {
     pub fn release(&mut self, held: &HeldReplica) {
         if let Some(i) = self.position(held.node) {
             self.nodes[i].adjust(held, true);
+            if let Some(group) = &held.spread_group {
+                self.count_spread(i, group, true);
+            }
             self.changed.push(i);
         }
     }
@@ -186,6 +188,9 @@ impl<'a> Fleet<'a> {
             return false;
         }
         node.adjust(held, false);
+        if let Some(group) = &held.spread_group {
+            self.count_spread(i, group, false);
+        }
         self.changed.push(i);
         true
     }
@@ -193,14 +198,57 @@ impl<'a> Fleet<'a> {
     /// Takes what a fit chose on node `pos`. The caller got `choice` from [`Node::fit`] on this
     /// same state.
     pub fn apply(&mut self, pos: usize, needs: &Needs, choice: Choice) -> Taken {
+        if let Some(group) = &needs.res.spread_group {
+            self.count_spread(pos, group, false);
+        }
         self.changed.push(pos);
         self.nodes[pos].apply(needs, choice)
     }
 
     /// Gives back what [`Fleet::apply`] took on node `pos`.
     pub fn undo(&mut self, pos: usize, needs: &Needs, taken: &Taken) {
+        if let Some(group) = &needs.res.spread_group {
+            self.count_spread(pos, group, true);
+        }
         self.changed.push(pos);
         self.nodes[pos].undo(needs, taken);
+    }
+
+    /// One replica of `group` more on node `pos`, or (`give_back`) one fewer.
+    fn count_spread(&mut self, pos: usize, group: &str, give_back: bool) {
+        let counts = self.spread.entry(pos).or_default();
+        match counts.iter().position(|(g, _)| &**g == group) {
+            Some(p) if give_back => {
+                counts[p].1 = counts[p].1.saturating_sub(1);
+                if counts[p].1 == 0 {
+                    counts.swap_remove(p);
+                }
+            }
+            Some(p) => counts[p].1 += 1,
+            None if give_back => {}
+            None => counts.push((group.into(), 1)),
+        }
+        if counts.is_empty() {
+            self.spread.remove(&pos);
+        }
+    }
+
+    /// How many more replicas of the request's spread group node `pos` may take under its
+    /// `max_replicas_per_node`; `u32::MAX` when the request names no group or no limit.
+    pub fn spread_room(&self, pos: usize, needs: &Needs) -> u32 {
+        let (Some(group), Some(cap)) = (&needs.res.spread_group, needs.res.max_replicas_per_node) else {
+            return u32::MAX;
+        };
+        let held = self.spread.get(&pos).and_then(|c| c.iter().find(|(g, _)| &**g == group)).map_or(0, |&(_, k)| k);
+        cap.max(1).saturating_sub(held)
+    }
+
+    /// [`Node::capacity`] of node `pos`, within its room for the request's spread group.
+    pub fn capacity(&self, pos: usize, needs: &Needs, max: u32) -> Option<(u32, Score)> {
+        match self.spread_room(pos, needs) {
+            0 => None,
+            room => self.nodes[pos].capacity(needs, max.min(room)),
+        }
     }
 
     /// The nodes changed since the last call (see `changed`), and forgets them.
@@ -245,40 +293,8 @@ impl Node<'_> {
         self.gpus.binary_search_by_key(&index, |d| d.index).ok().map(|p| &self.gpus[p])
     }
 
-    /// Replicas of spread group `group` here.
-    fn spread_count(&self, group: &str) -> u32 {
-        self.spread.iter().find(|(g, _)| &**g == group).map_or(0, |&(_, k)| k)
-    }
-
-    /// One replica of `group` more here, or (`give_back`) one fewer.
-    fn count_spread(&mut self, group: &str, give_back: bool) {
-        match self.spread.iter().position(|(g, _)| &**g == group) {
-            Some(p) if give_back => {
-                self.spread[p].1 = self.spread[p].1.saturating_sub(1);
-                if self.spread[p].1 == 0 {
-                    self.spread.swap_remove(p);
-                }
-            }
-            Some(p) => self.spread[p].1 += 1,
-            None if give_back => {}
-            None => self.spread.push((group.into(), 1)),
-        }
-    }
-
-    /// How many more replicas of the request's spread group this node may take under its
-    /// `max_replicas_per_node`; `u32::MAX` when the request names no group or no limit.
-    pub fn spread_room(&self, needs: &Needs) -> u32 {
-        match (&needs.res.spread_group, needs.res.max_replicas_per_node) {
-            (Some(group), Some(cap)) => cap.max(1).saturating_sub(self.spread_count(group)),
-            _ => u32::MAX,
-        }
-    }
-
     /// Adds (`give_back`) or subtracts what a replica holds.
     fn adjust(&mut self, held: &HeldReplica, give_back: bool) {
-        if let Some(group) = &held.spread_group {
-            self.count_spread(group, give_back);
-        }
         if give_back {
             self.cpu += held.cpu_milli;
             self.mem += held.memory_mib;
@@ -356,9 +372,6 @@ impl Node<'_> {
 
     /// Takes what a fit chose. Private: the fleet logs the change ([`Fleet::apply`]).
     fn apply(&mut self, needs: &Needs, choice: Choice) -> Taken {
-        if let Some(group) = &needs.res.spread_group {
-            self.count_spread(group, false);
-        }
         self.cpu = self.cpu.saturating_sub(needs.cpu);
         self.mem = self.mem.saturating_sub(needs.mem);
         match (choice, needs.gpu) {
@@ -388,9 +401,6 @@ impl Node<'_> {
 
     /// Gives back what [`Node::apply`] took.
     fn undo(&mut self, needs: &Needs, taken: &Taken) {
-        if let Some(group) = &needs.res.spread_group {
-            self.count_spread(group, true);
-        }
         self.cpu += needs.cpu;
         self.mem += needs.mem;
         for &(pos, milli) in taken {
@@ -404,14 +414,10 @@ impl Node<'_> {
     /// them — what placing them one by one with [`Node::fit`] and [`Node::apply`] would give. A
     /// gang asks this of every node, so it counts on the few numbers that change (free CPU,
     /// memory, and each device's or model's free amount, on the stack) rather than on a copy of
-    /// the node. Never more than the job's `max_replicas_per_node`, nor than its spread group's
-    /// room here ([`Node::spread_room`]).
+    /// the node. Never more than the job's `max_replicas_per_node`; a spread group's room is
+    /// the fleet's to count ([`Fleet::capacity`]).
     pub fn capacity(&self, needs: &Needs, max: u32) -> Option<(u32, Score)> {
         let max = needs.res.max_replicas_per_node.map_or(max, |cap| max.min(cap.max(1)));
-        let max = match self.spread_room(needs) {
-            0 => return None,
-            room => max.min(room),
-        };
         if max <= 1 || self.gpus.len() > COUNTED_DEVICES {
             return self.capacity_by_copy(needs, max);
         }

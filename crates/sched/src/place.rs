@@ -268,8 +268,8 @@ struct Eval {
 /// placing anything — the victim search asks it once per victim it tries.
 fn gang_fits(fleet: &Fleet, needs: &Needs, r: u32) -> bool {
     let mut total = 0u64;
-    for node in &fleet.nodes {
-        if let Some((count, _)) = node.capacity(needs, r) {
+    for node in 0..fleet.nodes.len() {
+        if let Some((count, _)) = fleet.capacity(node, needs, r) {
             total += u64::from(count);
             if total >= u64::from(r) {
                 return true;
@@ -302,7 +302,7 @@ pub(crate) fn place_gang(
     }
     // Every node that fits one replica; the chooser's index, where it has one, skips those whose
     // devices cannot (most of a busy fleet).
-    let eval = |node: usize| fleet.nodes[node].capacity(needs, r).map(|(count, score)| Eval { node, count, score });
+    let eval = |node: usize| fleet.capacity(node, needs, r).map(|(count, score)| Eval { node, count, score });
     let evals: Vec<Eval> = match chooser.candidates(fleet, needs) {
         Some(nodes) => nodes.into_iter().filter_map(eval).collect(),
         None => (0..fleet.nodes.len()).filter_map(eval).collect(),

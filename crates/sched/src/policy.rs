@@ -192,7 +192,7 @@ impl Chooser {
         open: impl Fn(usize) -> bool,
     ) -> Option<(usize, Choice)> {
         let spreads = needs.spreads();
-        let open = |node: usize| open(node) && (!spreads || fleet.nodes[node].spread_room(needs) > 0);
+        let open = |node: usize| open(node) && (!spreads || fleet.spread_room(node, needs) > 0);
         if self.policy == Policy::Classic {
             return match self.index(fleet).and_then(|ix| ix.best(fleet, needs, open)) {
                 Some(found) => found,
@@ -257,7 +257,7 @@ impl Chooser {
     /// Every feasible node tied for the best rank (for comparing decisions with another scheduler).
     /// Nodes closed to the request's spread group are left out, as [`Chooser::choose_where`] does.
     pub fn best_set(&mut self, fleet: &Fleet, needs: &Needs) -> Vec<usize> {
-        let open = |node: usize| !needs.spreads() || fleet.nodes[node].spread_room(needs) > 0;
+        let open = |node: usize| !needs.spreads() || fleet.spread_room(node, needs) > 0;
         if self.policy == Policy::Classic {
             return classic_where(fleet, needs, open).map(|(i, _)| vec![i]).unwrap_or_default();
         }

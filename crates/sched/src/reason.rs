@@ -14,7 +14,9 @@ pub(crate) fn capacity(fleet: &Fleet, needs: &Needs, replicas: u32, fits_now: u6
     let (Some(group), Some(cap)) = (&needs.res.spread_group, needs.res.max_replicas_per_node) else {
         return without_spread(fleet, needs, replicas, fits_now);
     };
-    let full = fleet.nodes.iter().filter(|n| n.spread_room(needs) == 0 && n.fit(needs).is_some()).count();
+    let full = (0..fleet.nodes.len())
+        .filter(|&i| fleet.spread_room(i, needs) == 0 && fleet.nodes[i].fit(needs).is_some())
+        .count();
     if full > 0 && fits_now == 0 {
         let nodes = if full == 1 { "the one node" } else { "every node" };
         return format!(
