@@ -308,8 +308,14 @@ impl ScoreCache {
             for &node in &self.log[shape.seen - self.base..] {
                 if self.stamp[node] != self.uses {
                     self.stamp[node] = self.uses;
+                    let was = shape.key(node as u32);
                     shape.scores[node] = score(node);
-                    shape.update(&self.rank, node);
+                    // The tree orders nodes by key alone: a node whose key did not change (most
+                    // often, one that fits this shape neither before nor after) leaves it as it is.
+                    let is = shape.key(node as u32);
+                    if was.map(f64::to_bits) != is.map(f64::to_bits) {
+                        shape.update(&self.rank, node);
+                    }
                 }
             }
         }
