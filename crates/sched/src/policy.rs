@@ -15,7 +15,7 @@ use crate::frag::{FragModel, Take};
 use crate::index::FitIndex;
 use crate::mix::TaskMix;
 use crate::rng::Rng;
-use crate::scores::ScoreCache;
+use crate::scores::{Room, ScoreCache};
 use crate::strata::Costs;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -121,7 +121,7 @@ impl Chooser {
         // Random draws among the feasible nodes afresh each time: nothing to keep.
         let scores = (!matches!(policy, Policy::Classic | Policy::Random)).then(|| {
             let free_mem: Vec<u64> = fleet.nodes.iter().map(|n| n.mem).collect();
-            ScoreCache::new(rank.clone(), &free_mem)
+            ScoreCache::new(rank.clone(), &free_mem, fleet.nodes.iter().map(Room::of).collect())
         });
         Chooser { policy, rng, frag, node_frag: vec![None; nodes], rank, costs, index, scores, index_on_demand: false }
     }
@@ -281,7 +281,7 @@ impl Chooser {
             ix.refresh(fleet, node);
         }
         if let Some(cache) = self.scores.as_mut() {
-            cache.touched(node, fleet.nodes.len(), fleet.nodes[node].mem);
+            cache.touched(node, fleet.nodes.len(), fleet.nodes[node].mem, Room::of(&fleet.nodes[node]));
         }
     }
 

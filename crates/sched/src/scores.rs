@@ -15,7 +15,7 @@
 //! the search down the tree best first (skipping subtrees without the memory asked for); after
 //! [`STEPS_BEFORE_SCAN`] steps it scans instead, so a decision never costs much more than a scan.
 
-use crate::fleet::{Choice, Gpu, Needs};
+use crate::fleet::{Choice, Gpu, Needs, Node, WHOLE};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -51,6 +51,39 @@ impl ShapeKey {
     }
 }
 
+/// The most a node offers one replica, packed so that scoring a shape can pass over a node that
+/// cannot fit it without reading the node: free CPU, the most fully free devices of any one model,
+/// the most free milli-GPU on any one device. Upper bounds whatever models or labels a request
+/// allows, so a node it turns down never fits. Scoring a shape met for the first time on all
+/// 10,000 nodes was the tail of multi-GPU decisions, and on a busy fleet most nodes are full.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Room {
+    cpu: u64,
+    whole: u32,
+    share: u32,
+}
+
+impl Room {
+    pub fn of(node: &Node) -> Room {
+        let whole = |model: usize| node.gpus.iter().filter(|d| d.model == model && d.free == WHOLE).count() as u32;
+        Room {
+            cpu: node.cpu,
+            whole: node.models.iter().map(|&m| whole(m)).max().unwrap_or(0),
+            share: node.gpus.iter().map(|d| d.free).max().unwrap_or(0),
+        }
+    }
+
+    /// False only where [`Node::fit`] finds no fit, memory aside.
+    fn may_fit(self, needs: &Needs) -> bool {
+        self.cpu >= needs.cpu
+            && match needs.gpu {
+                Gpu::None => true,
+                Gpu::Share(m) => self.share >= m,
+                Gpu::Whole(n) => self.whole >= n,
+            }
+    }
+}
+
 /// One node's rank for a shape (larger is better) and the devices it would take; `None` where
 /// the replica does not fit.
 pub(crate) type Scored = Option<(f64, Choice)>;
@@ -79,6 +112,8 @@ pub(crate) struct ScoreCache {
     /// slots): the search skips a subtree where no node has the memory a replica needs, which
     /// on a full fleet is most of the best-scored ones.
     mem: Vec<u64>,
+    /// Per node: what it offers, to pass over the nodes a shape cannot fit (see [`Room`]).
+    room: Vec<Room>,
     /// See [`STEPS_BEFORE_SCAN`] (a field so tests can make the scan happen).
     steps_before_scan: usize,
     /// Nodes changed, oldest first; `log[0]` is change number `base`.
@@ -219,8 +254,8 @@ impl Shape {
 }
 
 impl ScoreCache {
-    /// A cache for a fleet whose nodes have these seeded ranks and free memory.
-    pub fn new(rank: Vec<usize>, free_mem: &[u64]) -> Self {
+    /// A cache for a fleet whose nodes have these seeded ranks, free memory and room.
+    pub fn new(rank: Vec<usize>, free_mem: &[u64], room: Vec<Room>) -> Self {
         let n = free_mem.len();
         let mut mem = vec![0; 2 * n];
         mem[n..].copy_from_slice(free_mem);
@@ -230,6 +265,7 @@ impl ScoreCache {
         ScoreCache {
             rank,
             mem,
+            room,
             steps_before_scan: STEPS_BEFORE_SCAN,
             log: Vec::new(),
             base: 0,
@@ -244,8 +280,11 @@ impl ScoreCache {
         self.steps_before_scan = n;
     }
 
-    /// Notes that a node's free capacity changed; `free_mem` is what it has now.
-    pub fn touched(&mut self, node: usize, nodes: usize, free_mem: u64) {
+    /// Notes that a node's free capacity changed; `free_mem` and `room` are what it has now.
+    pub fn touched(&mut self, node: usize, nodes: usize, free_mem: u64, room: Room) {
+        if let Some(r) = self.room.get_mut(node) {
+            *r = room;
+        }
         if 2 * nodes == self.mem.len() && node < nodes {
             let mut k = nodes + node;
             self.mem[k] = free_mem;
@@ -299,6 +338,11 @@ impl ScoreCache {
             last_use: 0,
         });
         shape.last_use = self.uses;
+        let room = &self.room;
+        let mut score = |node: usize| match room.get(node) {
+            Some(r) if !r.may_fit(needs) => None,
+            _ => score(node),
+        };
         if shape.scores.len() != nodes || shape.seen < self.base {
             shape.scores = (0..nodes).map(&mut score).collect();
             shape.build(&self.rank);
