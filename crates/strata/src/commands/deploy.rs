@@ -21,6 +21,9 @@ fn describe(d: &Deployment) -> String {
         "  each replica: {} milli-CPU, {} MiB, {} milli-GPU, {} threads, {} context, {} slots\n",
         d.spec.cpu_milli, d.spec.memory_mib, d.spec.gpu_milli, d.spec.threads, d.spec.context, d.spec.slots
     );
+    if let Some(cap) = d.spec.max_replicas_per_node {
+        out += &format!("  at most {cap} replica(s) on one node\n");
+    }
     for r in &d.replica_list {
         out += &format!(
             "  replica job {} on {} at {} — {}\n",

@@ -35,7 +35,7 @@ function info(d) {
   const rows = [
     ['Model', `${sp.model} on ${sp.backend}`],
     ['Tenant', d.tenant],
-    ['Each replica', `${fmt.cores(sp.cpu_milli)}, ${fmt.mib(sp.memory_mib)}${gpu}; ${fmt.int(sp.context)} tokens of context, ${sp.slots} slots`],
+    ['Each replica', `${fmt.cores(sp.cpu_milli)}, ${fmt.mib(sp.memory_mib)}${gpu}; ${fmt.int(sp.context)} tokens of context, ${sp.slots} slots${sp.max_replicas_per_node ? `; at most ${sp.max_replicas_per_node} on one node` : ''}`],
     ['Autoscaling', `${sp.min_replicas}..${sp.max_replicas} replicas, adds one above ${sp.target_in_flight} in flight per replica${sp.min_replicas === 0 ? `, to zero after ${fmt.duration(sp.idle_to_zero_s * 1000)} idle` : ''}`],
     ['Load', `${d.in_flight} in flight now · last request ${fmt.ago(d.last_request_at_ms)}`],
     ['Price', `${usdPerM(sp.price_input_micro_per_mtok)} / M prompt, ${usdPerM(sp.price_output_micro_per_mtok)} / M completion tokens`],
