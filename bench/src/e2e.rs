@@ -51,6 +51,7 @@ fn job(i: usize) -> SubmitJob {
         idempotency_key: None,
         node_labels: Default::default(),
         max_replicas_per_node: None,
+        spread_group: None,
     }
 }
 

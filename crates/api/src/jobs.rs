@@ -74,7 +74,15 @@ pub struct SubmitJob {
     /// one node preferred).
     #[serde(default)]
     pub max_replicas_per_node: Option<i64>,
+    /// Jobs of the tenant naming the same group share `max_replicas_per_node` on each node:
+    /// anti-affinity between separate jobs (parameter servers, replicas of a service). Needs
+    /// `max_replicas_per_node`; stored as `tenant/group`.
+    #[serde(default)]
+    pub spread_group: Option<String>,
 }
+
+/// The longest spread group name a job may give.
+pub const MAX_SPREAD_GROUP_LEN: usize = 64;
 
 fn ranged(field: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
     let v = value.unwrap_or(default);
@@ -90,7 +98,8 @@ fn ranged(field: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> 
 
 impl SubmitJob {
     /// Checks every field and builds the domain job, or says which field is wrong and why.
-    /// Checks that need the fleet (does any node have this chip?) are the server's.
+    /// Checks that need the fleet (does any node have this chip?) are the server's. A spread
+    /// group is still the tenant's own name here: [`scope_spread_group`] makes it the fleet's.
     pub fn into_spec(self) -> Result<JobSpec, ApiError> {
         let invalid = |field: &str, msg: String| ApiError::field(ErrorCode::InvalidField, field, msg);
         let program = match self.command.first() {
@@ -138,6 +147,23 @@ impl SubmitJob {
             None => None,
             v => Some(ranged("max_replicas_per_node", v, 1, 1, MAX_REPLICAS)? as u32),
         };
+        if let Some(g) = &self.spread_group {
+            let valid = !g.is_empty()
+                && g.len() <= MAX_SPREAD_GROUP_LEN
+                && g.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+            if !valid {
+                return Err(invalid(
+                    "spread_group",
+                    format!("spread_group {g:?} must be 1 to {MAX_SPREAD_GROUP_LEN} letters, digits or -_.:"),
+                ));
+            }
+            if max_replicas_per_node.is_none() {
+                return Err(invalid(
+                    "spread_group",
+                    "spread_group needs max_replicas_per_node: the most replicas of the group one node may hold".into(),
+                ));
+            }
+        }
         for (field, models) in [("gpu_models", &self.gpu_models), ("preferred_gpu_models", &self.preferred_gpu_models)]
         {
             if models.iter().any(|m| m.trim().is_empty()) {
@@ -164,7 +190,7 @@ impl SubmitJob {
                 preferred_gpu_models: self.preferred_gpu_models,
                 node_labels: self.node_labels,
                 max_replicas_per_node,
-                spread_group: None,
+                spread_group: self.spread_group,
             },
             priority: priority as i32,
             max_retries: max_retries as u32,
@@ -172,6 +198,14 @@ impl SubmitJob {
             preemptible: self.preemptible.unwrap_or(true),
             runtime_estimate_s,
         })
+    }
+}
+
+/// Names a job's spread group within its tenant (`team-a/ps`), so that tenants choosing the same
+/// name do not limit each other.
+pub fn scope_spread_group(spec: &mut JobSpec, tenant: &str) {
+    if let Some(g) = spec.resources.spread_group.take() {
+        spec.resources.spread_group = Some(format!("{tenant}/{g}"));
     }
 }
 

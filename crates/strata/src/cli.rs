@@ -388,6 +388,10 @@ pub struct SubmitArgs {
     /// as fit; a gang prefers one node).
     #[arg(long)]
     pub max_replicas_per_node: Option<i64>,
+    /// Jobs of your tenant naming the same group share --max-replicas-per-node on each node
+    /// (anti-affinity between separate jobs, e.g. parameter servers).
+    #[arg(long)]
+    pub spread_group: Option<String>,
     #[arg(long)]
     pub workdir: Option<String>,
     /// Environment variables, KEY=VALUE (repeatable).

@@ -58,7 +58,8 @@ pub async fn submit(
     caller.require_user()?;
     let (tenant, tenant_name) = submit_tenant(&state, &caller, req.tenant.as_deref()).await?;
     let key = req.idempotency_key.clone();
-    let spec = req.into_spec()?;
+    let mut spec = req.into_spec()?;
+    strata_api::jobs::scope_spread_group(&mut spec, &tenant_name);
     let fleet = state.fleet.inventories(&state.store).await?;
     admission::check(&spec, &fleet.iter().collect::<Vec<_>>())?;
     let job =
@@ -98,7 +99,8 @@ pub async fn submit_batch(
             }
         };
         let key = job.idempotency_key.clone();
-        let spec = job.into_spec().map_err(|e| e.in_batch(i))?;
+        let mut spec = job.into_spec().map_err(|e| e.in_batch(i))?;
+        strata_api::jobs::scope_spread_group(&mut spec, &tenant_name);
         admission::check(&spec, &fleet).map_err(|e| e.in_batch(i))?;
         new.push(NewJob { tenant, tenant_name, spec, idempotency_key: key, deployment_id: None });
     }

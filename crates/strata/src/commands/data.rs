@@ -91,6 +91,7 @@ pub async fn on_cluster(args: RunArgs) -> anyhow::Result<()> {
             preemptible: None,
             runtime_estimate_s: None,
             max_replicas_per_node: None,
+            spread_group: None,
         };
         let key = job.idempotency_key.clone().unwrap_or_default();
         let mut submitted = client.submit_job(&job).await.context("submitting a scan job")?;

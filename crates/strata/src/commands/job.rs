@@ -92,6 +92,7 @@ async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         preemptible: Some(!args.not_preemptible),
         runtime_estimate_s: args.runtime_estimate.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
         max_replicas_per_node: args.max_replicas_per_node,
+        spread_group: args.spread_group,
     };
     let job = c.submit_job(&req).await?;
     print(args.conn.output, &job, |j| format!("job {} submitted ({})\n", j.id, j.state))

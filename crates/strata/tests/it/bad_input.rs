@@ -64,6 +64,27 @@ async fn absurd_resources_and_unknown_chips_are_refused_and_nothing_is_stored() 
         (
             {
                 let mut r = submit(&["true"]);
+                r.spread_group = Some("ps".into());
+                r
+            },
+            ErrorCode::InvalidField,
+            "spread_group",
+            "needs max_replicas_per_node",
+        ),
+        (
+            {
+                let mut r = submit(&["true"]);
+                r.max_replicas_per_node = Some(1);
+                r.spread_group = Some("a group".into());
+                r
+            },
+            ErrorCode::InvalidField,
+            "spread_group",
+            "letters, digits or -_.:",
+        ),
+        (
+            {
+                let mut r = submit(&["true"]);
                 r.gpu_milli = Some(1500);
                 r
             },

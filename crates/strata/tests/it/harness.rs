@@ -317,5 +317,6 @@ pub fn submit(command: &[&str]) -> strata_api::jobs::SubmitJob {
         idempotency_key: None,
         node_labels: Default::default(),
         max_replicas_per_node: None,
+        spread_group: None,
     }
 }

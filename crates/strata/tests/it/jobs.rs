@@ -229,3 +229,37 @@ async fn a_higher_priority_job_preempts_a_running_one_which_is_requeued_and_runs
     assert!(metrics.contains("strata_scheduler_preemptions_total 1"), "{metrics}");
     c.admin.cancel_job(low).await.unwrap();
 }
+
+#[tokio::test]
+async fn jobs_in_one_spread_group_never_share_a_node_beyond_its_limit() {
+    let mut c = Cluster::start().await;
+    c.add_agent("solo", "1xT4", &["--cpu-cores", "8", "--memory-mib", "8000"]).await;
+    let ps = || {
+        let mut r = submit(&["sleep", "60"]);
+        r.max_replicas_per_node = Some(1);
+        r.spread_group = Some("ps".into());
+        r
+    };
+    let first = c.admin.submit_job(&ps()).await.unwrap();
+    assert_eq!(first.spec.resources.spread_group.as_deref(), Some("default/ps"), "scoped by tenant");
+    let admin = c.admin.clone();
+    let running = move |id: i64| {
+        let a = admin.clone();
+        async move { a.job(id).await.ok().filter(|j| j.tasks.iter().any(|t| t.state == TaskState::Running)) }
+    };
+    wait_for("the first job running", Duration::from_secs(20), || running(first.id.0)).await;
+    // Both would fit on the node; the group's limit counts the running one.
+    let second = c.admin.submit_job(&ps()).await.unwrap().id.0;
+    let admin = c.admin.clone();
+    let reason = wait_for("the second job's reason", Duration::from_secs(20), || {
+        let a = admin.clone();
+        async move { a.job(second).await.ok()?.reason.filter(|r| r.contains("max_replicas_per_node")) }
+    })
+    .await;
+    assert!(reason.contains("already holds 1 replicas of default/ps"), "{reason}");
+    let other = c.admin.submit_job(&submit(&["true"])).await.unwrap();
+    assert_eq!(wait_done(&c.admin, other.id.0, Duration::from_secs(30)).await.state, JobState::Succeeded);
+    c.admin.cancel_job(first.id.0).await.unwrap();
+    wait_for("the second job running once the first ends", Duration::from_secs(30), || running(second)).await;
+    c.admin.cancel_job(second).await.unwrap();
+}
