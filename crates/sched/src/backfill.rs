@@ -20,6 +20,10 @@ pub(crate) struct Reservation<'a> {
     future: Fleet<'a>,
     /// Running jobs whose capacity `future` already counts free.
     ended: BTreeSet<JobId>,
+    /// The job's spread group and its limit per node, when it has them: a job of the same group
+    /// that takes group room the reservation counts on would delay it as surely as one taking
+    /// its devices.
+    group: Option<(String, u32)>,
 }
 
 impl<'a> Reservation<'a> {
@@ -68,7 +72,11 @@ impl<'a> Reservation<'a> {
         }
         let start_ms = ending[hi - 1].expected_end_ms?;
         let ended = ending[..hi].iter().map(|r| r.id).collect();
-        Some(Reservation { job: job.id, start_ms, future: full, ended })
+        let group = match (&job.resources.spread_group, job.resources.max_replicas_per_node) {
+            (Some(g), Some(cap)) => Some((g.clone(), cap.max(1))),
+            _ => None,
+        };
+        Some(Reservation { job: job.id, start_ms, future: full, ended, group })
     }
 
     /// Whether a job just placed now at `replicas` leaves the reservation intact: it ends by
@@ -84,7 +92,10 @@ impl<'a> Reservation<'a> {
         // All replicas or none: roll back the ones taken if a later one does not fit (cheaper
         // than copying the fleet for every job placed behind the reservation).
         for (i, h) in held.iter().enumerate() {
-            if !self.future.take_exact(h) {
+            let group_full = self.group.as_ref().is_some_and(|(g, cap)| {
+                h.spread_group.as_deref() == Some(g.as_str()) && self.future.spread_count(h.node, g) >= *cap
+            });
+            if group_full || !self.future.take_exact(h) {
                 for taken in &held[..i] {
                     self.future.release(taken);
                 }

@@ -233,6 +233,12 @@ impl<'a> Fleet<'a> {
         }
     }
 
+    /// Replicas of spread group `group` on node `node` (none on a node outside this cycle's fleet).
+    pub fn spread_count(&self, node: NodeId, group: &str) -> u32 {
+        let Some(pos) = self.position(node) else { return 0 };
+        self.spread.get(&pos).and_then(|c| c.iter().find(|(g, _)| &**g == group)).map_or(0, |&(_, k)| k)
+    }
+
     /// How many more replicas of the request's spread group node `pos` may take under its
     /// `max_replicas_per_node`; `u32::MAX` when the request names no group or no limit.
     pub fn spread_room(&self, pos: usize, needs: &Needs) -> u32 {
@@ -517,6 +523,83 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// A spread group's counts follow every change to the fleet exactly: replicas placed
+        /// and undone, held ones given back and taken again leave each node's room as it was,
+        /// and a placed one takes one place of room where it went.
+        #[test]
+        fn spread_counts_come_back_after_every_change_undone(
+            views in prop_oneof![arb_fleet(), arb_roomy_fleet()],
+            res in arb_request(),
+            cap in 1u32..4,
+        ) {
+            let res = ReplicaResources {
+                max_replicas_per_node: Some(cap),
+                spread_group: Some("g".into()),
+                ..res
+            };
+            let mut fleet = Fleet::new(&views);
+            let needs = fleet.needs(&res);
+            let rooms = |f: &Fleet| (0..f.nodes.len()).map(|i| f.spread_room(i, &needs)).collect::<Vec<_>>();
+            let before = rooms(&fleet);
+            prop_assert!(before.iter().all(|&r| r == cap));
+            let mut placed = Vec::new();
+            for i in 0..fleet.nodes.len() {
+                if let Some(fit) = fleet.nodes[i].fit(&needs) {
+                    let taken = fleet.apply(i, &needs, fit.choice);
+                    prop_assert_eq!(fleet.spread_room(i, &needs), cap - 1);
+                    placed.push((i, taken));
+                }
+            }
+            let held: Vec<HeldReplica> = placed
+                .iter()
+                .map(|(i, taken)| {
+                    let r = crate::place::replica(&fleet, *i, taken);
+                    HeldReplica {
+                        node: r.node,
+                        gpu_model: None,
+                        cpu_milli: needs.cpu,
+                        memory_mib: needs.mem,
+                        gpus: r.gpus,
+                        spread_group: res.spread_group.clone(),
+                    }
+                })
+                .collect();
+            for h in &held {
+                fleet.release(h);
+            }
+            prop_assert_eq!(rooms(&fleet), before.clone());
+            for h in &held {
+                prop_assert!(fleet.take_exact(h));
+            }
+            for ((i, _), h) in placed.iter().zip(&held).rev() {
+                prop_assert_eq!(fleet.spread_room(*i, &needs), cap - 1);
+                fleet.release(h);
+            }
+            prop_assert_eq!(rooms(&fleet), before.clone());
+            // Counted from running work, then undone by placing and undoing on top of it.
+            let running = vec![RunningJob {
+                id: strata_domain::JobId(1),
+                tenant: strata_domain::TenantId(1),
+                priority: 0,
+                preemptible: true,
+                progress_since_ms: 0,
+                expected_end_ms: None,
+                replicas: held.clone(),
+            }];
+            let mut counted = Fleet::new(&views);
+            counted.count_running(&running);
+            for (i, _) in &placed {
+                prop_assert_eq!(counted.spread_room(*i, &needs), cap - 1);
+            }
+            if let Some(&(i, _)) = placed.first() {
+                if let Some(fit) = counted.nodes[i].fit(&needs) {
+                    let taken = counted.apply(i, &needs, fit.choice);
+                    counted.undo(i, &needs, &taken);
+                }
+                prop_assert_eq!(counted.spread_room(i, &needs), cap - 1);
+            }
+        }
+
         /// Counting on the stack gives what placing replicas on a copy gives: the count and the
         /// score of the last replica, for every node, request and gang size.
         #[test]

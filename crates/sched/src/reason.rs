@@ -20,7 +20,7 @@ pub(crate) fn capacity(fleet: &Fleet, needs: &Needs, replicas: u32, fits_now: u6
     if full > 0 && fits_now == 0 {
         let nodes = if full == 1 { "the one node" } else { "every node" };
         return format!(
-            "{nodes} with room for it already holds {cap} replicas of {group}, as many as one node may (max_replicas_per_node); it starts when a node with room joins or one of those replicas ends"
+            "{nodes} with room for it already holds as many replicas of {group} as one node may ({cap}, max_replicas_per_node); it starts when a node with room joins or one of those replicas ends"
         );
     }
     format!(

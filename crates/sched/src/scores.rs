@@ -338,7 +338,8 @@ impl ScoreCache {
             last_use: 0,
         });
         shape.last_use = self.uses;
-        let room = &self.room;
+        // Rooms of another fleet (a cache built for one of another size) rule nothing out.
+        let room = if self.room.len() == nodes { &self.room[..] } else { &[] };
         let mut score = |node: usize| match room.get(node) {
             Some(r) if !r.may_fit(needs) => None,
             _ => score(node),

@@ -167,6 +167,30 @@ fn fair_share_serves_the_tenant_with_the_smaller_dominant_share_first() {
 }
 
 #[test]
+fn backfill_never_takes_the_spread_group_room_the_first_job_in_line_counts_on() {
+    // 7 of 8 GPUs busy until hour 12; job 1 (4 GPUs) is first in line and will go there then.
+    // Job 2, of job 1's group and without an estimate, fits on the free GPU now, and its
+    // devices would not delay job 1 — but the group allows one replica per node, so it would.
+    let mut r = running(11, 1, 5, 1, &[0, 1, 2, 3, 4, 5, 6], HOUR);
+    r.expected_end_ms = Some(12 * HOUR);
+    r.preemptible = false;
+    let grouped = |mut j: PendingJob| {
+        j.resources.max_replicas_per_node = Some(1);
+        j.resources.spread_group = Some("deployment chat".into());
+        j
+    };
+    let nodes = vec![h100_node(1, &[0, 1, 2, 3, 4, 5, 6])];
+    let q = vec![grouped(pending(1, 1, 0, 4)), grouped(pending(2, 1, 0, 1))];
+    let lines = render(&schedule(&input(nodes.clone(), q, vec![r.clone()], vec![])));
+    assert!(lines[0].starts_with("job 1 waits:") && lines[0].contains("first in line"), "{lines:#?}");
+    assert!(lines[1].starts_with("job 2 waits:") && lines[1].contains("would delay job 1"), "{lines:#?}");
+    // Outside the group the same job backfills: its GPU is free at hour 12 too.
+    let q = vec![grouped(pending(1, 1, 0, 4)), pending(2, 1, 0, 1)];
+    let lines = render(&schedule(&input(nodes, q, vec![r], vec![])));
+    assert_eq!(lines[0], "job 2 -> n1[7]", "{lines:#?}");
+}
+
+#[test]
 fn backfill_never_delays_the_first_job_in_line() {
     // 6 of 8 GPUs busy until hour 12; job 1 needs all 8 and is first in line.
     let mut r = running(11, 1, 5, 1, &[0, 1, 2, 3, 4, 5], HOUR);

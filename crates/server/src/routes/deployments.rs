@@ -142,6 +142,12 @@ fn spec_of(state: &AppState, req: &CreateDeployment) -> AppResult<(String, Deplo
     let price =
         Price::from_usd_per_mtok(req.price_input_per_mtok.unwrap_or(0.0), req.price_output_per_mtok.unwrap_or(0.0))
             .ok_or_else(|| invalid("price_input_per_mtok", "prices must be non-negative dollars per million tokens"))?;
+    if external && req.max_replicas_per_node.is_some() {
+        return Err(invalid(
+            "max_replicas_per_node",
+            "a deployment with endpoints places no replicas: leave max_replicas_per_node out",
+        ));
+    }
     if let Some(cap) = req.max_replicas_per_node.filter(|&c| c == 0 || c > MAX_REPLICAS) {
         return Err(invalid(
             "max_replicas_per_node",

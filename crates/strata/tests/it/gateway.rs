@@ -485,6 +485,9 @@ async fn a_deployment_spreads_its_replicas_and_says_why_one_waits() {
     };
     let bad = c.admin.create_deployment(&req(0)).await.unwrap_err().to_string();
     assert!(bad.contains("max_replicas_per_node must be 1..1024"), "{bad}");
+    let external = CreateDeployment { endpoints: vec!["http://127.0.0.1:9".into()], model: "m".into(), ..req(1) };
+    let bad = c.admin.create_deployment(&external).await.unwrap_err().to_string();
+    assert!(bad.contains("places no replicas"), "{bad}");
     // Both replicas would fit on the one node; the limit lets one run there and says so.
     let d = c.admin.create_deployment(&req(1)).await.unwrap();
     assert_eq!(d.spec.max_replicas_per_node, Some(1));
@@ -496,7 +499,7 @@ async fn a_deployment_spreads_its_replicas_and_says_why_one_waits() {
         }
     })
     .await;
-    assert!(pending.contains("already holds 1 replicas of deployment spread"), "{pending}");
+    assert!(pending.contains("already holds as many replicas of deployment spread as one node may (1,"), "{pending}");
 }
 
 #[tokio::test]
