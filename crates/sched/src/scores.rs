@@ -17,7 +17,9 @@
 
 use crate::fleet::{Choice, Gpu, Needs, Node, WHOLE};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::BuildHasherDefault;
 
 /// Shapes kept at once: at 10,000 nodes each costs about 240 KiB.
 pub(crate) const MAX_SHAPES: usize = 384;
@@ -25,7 +27,7 @@ pub(crate) const MAX_SHAPES: usize = 384;
 /// Everything in a request that a node's score or feasibility depends on, but memory: no
 /// policy ranks by it, so the caller checks it when reading the scores (openb's 457 shapes are
 /// 330 without it).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ShapeKey {
     cpu: u64,
     gpu: (u8, u32),
@@ -119,7 +121,9 @@ pub(crate) struct ScoreCache {
     /// Nodes changed, oldest first; `log[0]` is change number `base`.
     log: Vec<usize>,
     base: usize,
-    shapes: BTreeMap<ShapeKey, Shape>,
+    /// By shape; hashed with fixed keys. Nothing depends on its order (the least recently used
+    /// is the one smallest `last_use`, which no two shapes share).
+    shapes: HashMap<ShapeKey, Shape, BuildHasherDefault<DefaultHasher>>,
     /// Calls to [`ScoreCache::scores`] so far: the clock of `last_use` and `stamp`.
     uses: u64,
     /// Per node: the call that last re-scored it.
@@ -269,7 +273,7 @@ impl ScoreCache {
             steps_before_scan: STEPS_BEFORE_SCAN,
             log: Vec::new(),
             base: 0,
-            shapes: BTreeMap::new(),
+            shapes: HashMap::default(),
             uses: 0,
             stamp: Vec::new(),
         }
@@ -313,30 +317,29 @@ impl ScoreCache {
         score: impl FnMut(usize) -> Scored,
         accept: impl Fn(usize) -> bool,
     ) -> Option<(usize, f64, Choice)> {
-        let key = self.refresh(needs, nodes, score);
+        let key = ShapeKey::of(needs);
+        self.refresh(&key, needs, nodes, score);
         let shape = self.shapes.get(&key)?;
         // Without the memory tree (a cache built for another fleet) nothing is skipped.
         let roomy = |k: usize| self.mem.get(k).is_none_or(|&m| m >= needs.mem);
         shape.best(&self.rank, self.steps_before_scan, roomy, accept)
     }
 
-    /// Brings the shape's scores and tree up to date; returns its key.
-    fn refresh(&mut self, needs: &Needs, nodes: usize, mut score: impl FnMut(usize) -> Scored) -> ShapeKey {
+    /// Brings the shape's scores and tree up to date (the key is cloned only for a new shape).
+    fn refresh(&mut self, key: &ShapeKey, needs: &Needs, nodes: usize, mut score: impl FnMut(usize) -> Scored) {
         self.uses += 1;
         let now = self.base + self.log.len();
-        let key = ShapeKey::of(needs);
-        if !self.shapes.contains_key(&key) && self.shapes.len() >= MAX_SHAPES {
-            let oldest = self.shapes.iter().min_by_key(|(_, s)| s.last_use).map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                self.shapes.remove(&oldest);
+        if !self.shapes.contains_key(key) {
+            if self.shapes.len() >= MAX_SHAPES {
+                let oldest = self.shapes.iter().min_by_key(|(_, s)| s.last_use).map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    self.shapes.remove(&oldest);
+                }
             }
+            let empty = Shape { scores: Vec::new(), tree: Vec::new(), seen: 0, last_use: 0 };
+            self.shapes.insert(key.clone(), empty);
         }
-        let shape = self.shapes.entry(key.clone()).or_insert_with(|| Shape {
-            scores: Vec::new(),
-            tree: Vec::new(),
-            seen: 0,
-            last_use: 0,
-        });
+        let Some(shape) = self.shapes.get_mut(key) else { return };
         shape.last_use = self.uses;
         // Rooms of another fleet (a cache built for one of another size) rule nothing out.
         let room = if self.room.len() == nodes { &self.room[..] } else { &[] };
@@ -365,6 +368,5 @@ impl ScoreCache {
             }
         }
         shape.seen = now;
-        key
     }
 }
