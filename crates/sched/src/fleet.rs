@@ -235,7 +235,11 @@ impl<'a> Fleet<'a> {
 
     /// Replicas of spread group `group` on node `node` (none on a node outside this cycle's fleet).
     pub fn spread_count(&self, node: NodeId, group: &str) -> u32 {
-        let Some(pos) = self.position(node) else { return 0 };
+        self.position(node).map_or(0, |pos| self.held_of(pos, group))
+    }
+
+    /// Replicas of spread group `group` on node `pos`.
+    fn held_of(&self, pos: usize, group: &str) -> u32 {
         self.spread.get(&pos).and_then(|c| c.iter().find(|(g, _)| &**g == group)).map_or(0, |&(_, k)| k)
     }
 
@@ -245,8 +249,7 @@ impl<'a> Fleet<'a> {
         let (Some(group), Some(cap)) = (&needs.res.spread_group, needs.res.max_replicas_per_node) else {
             return u32::MAX;
         };
-        let held = self.spread.get(&pos).and_then(|c| c.iter().find(|(g, _)| &**g == group)).map_or(0, |&(_, k)| k);
-        cap.max(1).saturating_sub(held)
+        cap.max(1).saturating_sub(self.held_of(pos, group))
     }
 
     /// [`Node::capacity`] of node `pos`, within its room for the request's spread group.
