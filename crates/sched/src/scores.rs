@@ -194,7 +194,6 @@ impl Shape {
         }
     }
 
-    /// The best node that `accept` takes, with its score and devices.
     /// The best node that `accept` takes, with its score and devices; subtrees `roomy` turns
     /// down (by tree slot) hold none it would take.
     fn best(
