@@ -88,7 +88,7 @@ pub struct ReplicaResources {
     pub max_replicas_per_node: Option<u32>,
     /// Replicas of every job naming this group count together against `max_replicas_per_node`
     /// on each node: how a deployment, whose replicas are separate jobs, spreads them. The
-    /// control plane names a deployment's (`deployment chat`) and scopes a job's by tenant
+    /// control plane names a deployment's (`deployment chat #7`) and scopes a job's by tenant
     /// (`team-a/ps`); `None`: only the job's own replicas count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spread_group: Option<String>,

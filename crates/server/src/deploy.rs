@@ -119,9 +119,10 @@ fn replica_job(row: &DeploymentRow, spec: &DeploymentSpec) -> NewJob {
                 preferred_gpu_models: Vec::new(),
                 node_labels: engine_label(&spec.backend).into_iter().collect(),
                 // The replicas are separate jobs; one spread group per deployment makes the
-                // limit count all of them on each node.
+                // limit count all of them on each node. By id too: the replicas of a deleted
+                // deployment of the same name, still stopping, are not this one's.
                 max_replicas_per_node: spec.max_replicas_per_node,
-                spread_group: spec.max_replicas_per_node.map(|_| format!("deployment {}", row.name)),
+                spread_group: spec.max_replicas_per_node.map(|_| format!("deployment {} #{}", row.name, row.id)),
             },
             priority: REPLICA_PRIORITY,
             max_retries: 100,

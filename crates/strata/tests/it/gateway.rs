@@ -499,7 +499,10 @@ async fn a_deployment_spreads_its_replicas_and_says_why_one_waits() {
         }
     })
     .await;
-    assert!(pending.contains("already holds as many replicas of deployment spread as one node may (1,"), "{pending}");
+    assert!(
+        pending.contains(&format!("already holds as many replicas of deployment spread #{} as one node may (1,", d.id)),
+        "{pending}"
+    );
 }
 
 #[tokio::test]
