@@ -325,7 +325,7 @@ impl Node<'_> {
     }
 
     /// Fully free devices of one model.
-    fn whole_free(&self, model: usize) -> u32 {
+    pub fn whole_free(&self, model: usize) -> u32 {
         self.gpus.iter().filter(|d| d.model == model && d.free == WHOLE).count() as u32
     }
 

@@ -15,7 +15,7 @@
 //! the search down the tree best first (skipping subtrees without the memory asked for); after
 //! [`STEPS_BEFORE_SCAN`] steps it scans instead, so a decision never costs much more than a scan.
 
-use crate::fleet::{Choice, Gpu, Needs, Node, WHOLE};
+use crate::fleet::{Choice, Gpu, Needs, Node};
 use std::cmp::Ordering;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BinaryHeap, HashMap};
@@ -67,10 +67,9 @@ pub(crate) struct Room {
 
 impl Room {
     pub fn of(node: &Node) -> Room {
-        let whole = |model: usize| node.gpus.iter().filter(|d| d.model == model && d.free == WHOLE).count() as u32;
         Room {
             cpu: node.cpu,
-            whole: node.models.iter().map(|&m| whole(m)).max().unwrap_or(0),
+            whole: node.models.iter().map(|&m| node.whole_free(m)).max().unwrap_or(0),
             share: node.gpus.iter().map(|d| d.free).max().unwrap_or(0),
         }
     }
